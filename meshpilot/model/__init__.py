@@ -1,0 +1,1 @@
+"""Config model: decoding, validation, the immutable ConfigStore and the service registry."""

@@ -1,0 +1,197 @@
+"""Service registry: services from Kubernetes Services and ServiceEntries, endpoints from
+WorkloadEntries (selected by the service's selector) and ServiceEntry inline endpoints.
+
+Hostnames follow Istio: a Kubernetes Service `reviews` in `default` is
+`reviews.default.svc.cluster.local`; a ServiceEntry contributes each of its `hosts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from meshpilot.api.kube.v1 import service_pb2
+from meshpilot.api.networking.v1 import service_entry_pb2, workload_entry_pb2
+from meshpilot.model.diagnostics import Diagnostic, Severity
+from meshpilot.model.objects import ConfigKey
+from meshpilot.model.store import ConfigStore
+
+DOMAIN_SUFFIX = "cluster.local"
+
+
+@dataclasses.dataclass(frozen=True)
+class ServicePort:
+    name: str
+    number: int
+    protocol: str  # Istio protocol, upper case: HTTP, HTTP2, GRPC, TCP, ...
+    target_port: int | str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Endpoint:
+    address: str
+    port: int
+    labels: Mapping[str, str]
+    weight: int = 0
+    locality: str = ""
+    source: ConfigKey | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Service:
+    hostname: str
+    namespace: str
+    ports: tuple[ServicePort, ...]
+    resolution: str  # "EDS" (static endpoints), "DNS", "NONE"
+    mesh_external: bool
+    source: ConfigKey
+    # Endpoints per service port number.
+    endpoints: Mapping[int, tuple[Endpoint, ...]]
+
+    def port(self, number: int) -> ServicePort | None:
+        return next((p for p in self.ports if p.number == number), None)
+
+
+def kube_hostname(name: str, namespace: str) -> str:
+    return f"{name}.{namespace}.svc.{DOMAIN_SUFFIX}"
+
+
+def resolve_short_name(host: str, namespace: str) -> str:
+    """Istio's short-name rule: a host without a dot is `<host>.<namespace>.svc.cluster.local`."""
+    if "." in host or host == "*":
+        return host
+    return kube_hostname(host, namespace)
+
+
+def _protocol_from_name(name: str, app_protocol: str = "") -> str:
+    """Istio protocol selection: appProtocol, else the port-name prefix (`http-web` -> HTTP)."""
+    candidates = (app_protocol, name.split("-", 1)[0])
+    aliases = {"http": "HTTP", "http2": "HTTP2", "grpc": "GRPC", "grpc-web": "GRPC-WEB",
+               "h2c": "HTTP2", "https": "HTTPS", "tls": "TLS", "tcp": "TCP", "mongo": "MONGO",
+               "redis": "REDIS", "mysql": "MYSQL", "udp": "UDP"}
+    for c in candidates:
+        if c and c.lower() in aliases:
+            return aliases[c.lower()]
+    return "TCP"
+
+
+def _selected(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def _endpoint_port(port: ServicePort, ports: Mapping[str, int]) -> int | None:
+    if port.name and port.name in ports:
+        return ports[port.name]
+    if isinstance(port.target_port, str):
+        return ports.get(port.target_port)
+    return port.target_port or port.number
+
+
+def _endpoints_for(
+    ports: tuple[ServicePort, ...],
+    entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]],
+) -> dict[int, tuple[Endpoint, ...]]:
+    out: dict[int, tuple[Endpoint, ...]] = {}
+    for sp in ports:
+        eps = []
+        for we, key in entries:
+            number = _endpoint_port(sp, we.ports)
+            if number is None:
+                continue
+            eps.append(Endpoint(we.address, number, dict(we.labels), we.weight, we.locality, key))
+        out[sp.number] = tuple(sorted(eps, key=lambda e: (e.address, e.port)))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ServiceRegistry:
+    services: Mapping[str, Service]
+    diagnostics: tuple[Diagnostic, ...]
+
+    def get(self, hostname: str) -> Service | None:
+        return self.services.get(hostname)
+
+
+def build_registry(store: ConfigStore) -> ServiceRegistry:
+    diagnostics: list[Diagnostic] = []
+    services: dict[str, Service] = {}
+    workloads = [(o.spec, o.key, o.namespace) for o in store.of_kind("WorkloadEntry")]
+
+    def add(svc: Service) -> None:
+        existing = services.get(svc.hostname)
+        if existing is not None:
+            diagnostics.append(
+                Diagnostic(
+                    Severity.WARNING,
+                    str(svc.source),
+                    "",
+                    f"host {svc.hostname} is already defined by {existing.source}; "
+                    "this definition is ignored",
+                )
+            )
+            return
+        services[svc.hostname] = svc
+
+    for obj in store.of_kind("Service"):
+        spec = obj.spec
+        assert isinstance(spec, service_pb2.Service)
+        ports = tuple(
+            ServicePort(
+                name=p.name,
+                number=p.port,
+                protocol=_protocol_from_name(p.name, p.app_protocol),
+                target_port=(
+                    p.target_port.int_val
+                    if p.target_port.WhichOneof("value") == "int_val"
+                    else p.target_port.str_val or None
+                ),
+            )
+            for p in spec.ports
+        )
+        selected = (
+            [(we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, spec.selector)]
+            if spec.selector
+            else []
+        )
+        add(
+            Service(
+                hostname=kube_hostname(obj.name, obj.namespace),
+                namespace=obj.namespace,
+                ports=ports,
+                resolution="EDS",
+                mesh_external=False,
+                source=obj.key,
+                endpoints=_endpoints_for(ports, selected),  # type: ignore[arg-type]
+            )
+        )
+
+    SE = service_entry_pb2.ServiceEntry
+    for obj in store.of_kind("ServiceEntry"):
+        se = obj.spec
+        assert isinstance(se, SE)
+        ports = tuple(
+            ServicePort(p.name, p.number, (p.protocol or "TCP").upper(), p.target_port or None)
+            for p in se.ports
+        )
+        entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]]
+        if se.HasField("workload_selector"):
+            sel = se.workload_selector.labels
+            entries = [(we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, sel)]  # type: ignore[misc]
+        else:
+            entries = [(we, None) for we in se.endpoints]
+        resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS", SE.NONE: "NONE"}.get(se.resolution, "EDS")
+        if resolution == "DNS" and not entries:
+            entries = []  # DNS on the hosts themselves is handled by the translator
+        for host in se.hosts:
+            add(
+                Service(
+                    hostname=resolve_short_name(host, obj.namespace),
+                    namespace=obj.namespace,
+                    ports=ports,
+                    resolution=resolution,
+                    mesh_external=se.location == SE.MESH_EXTERNAL,
+                    source=obj.key,
+                    endpoints=_endpoints_for(ports, entries),
+                )
+            )
+    return ServiceRegistry(dict(sorted(services.items())), tuple(diagnostics))

@@ -1,0 +1,539 @@
+"""Semantic validation: what Istio's pkg/config/validation refuses or Envoy would reject.
+
+Each validator takes a decoded spec and returns FieldErrors with paths relative to the
+document (`spec.http[0]...`). Regexes are checked with RE2, the engine Envoy uses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable
+
+import re2
+from google.protobuf.message import Message
+
+from meshpilot.api.kube.v1 import service_pb2
+from meshpilot.api.networking.v1 import (
+    common_pb2,
+    destination_rule_pb2,
+    gateway_pb2,
+    service_entry_pb2,
+    virtual_service_pb2,
+    workload_entry_pb2,
+)
+from meshpilot.model.decode import FieldError
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_HOST_LABEL = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9_]*[a-zA-Z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_HEADER_NAME = re.compile(r"^[a-z0-9!#$%&'*+\-.^_`|~:]+$")
+# Istio's Gateway/ServiceEntry protocols (protocol.Parse is case-insensitive).
+PROTOCOLS = {
+    "HTTP",
+    "HTTPS",
+    "GRPC",
+    "GRPC-WEB",
+    "HTTP2",
+    "MONGO",
+    "MYSQL",
+    "REDIS",
+    "TCP",
+    "TLS",
+    "UDP",
+}
+_REDIRECT_CODES = {301, 302, 303, 307, 308}
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
+Errors = list[FieldError]
+
+
+def check_regex(pattern: str, path: str, errors: Errors) -> None:
+    try:
+        re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        errors.append(FieldError(path, f"invalid RE2 regex {pattern!r}: {detail}"))
+
+
+def check_name(name: str, path: str, errors: Errors) -> None:
+    if not name:
+        errors.append(FieldError(path, "required"))
+    elif len(name) > 253 or not _DNS1123_SUBDOMAIN.match(name):
+        errors.append(
+            FieldError(
+                path,
+                f"invalid name {name!r}: expected lowercase letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit (RFC 1123)",
+            )
+        )
+
+
+def check_labels(labels: Iterable[tuple[str, str]], path: str, errors: Errors) -> None:
+    for k, v in labels:
+        key = k.split("/")[-1]
+        if not key or len(key) > 63 or not _HOST_LABEL.match(key.replace(".", "a")):
+            errors.append(FieldError(f"{path}.{k}", f"invalid label key {k!r}"))
+        if len(v) > 63 or not _LABEL_VALUE.match(v):
+            errors.append(FieldError(f"{path}.{k}", f"invalid label value {v!r}"))
+
+
+def check_port(number: int, path: str, errors: Errors) -> None:
+    if not 1 <= number <= 65535:
+        errors.append(FieldError(path, f"port {number} out of range [1, 65535]"))
+
+
+def check_fqdn(host: str, path: str, errors: Errors, *, wildcard: bool = True) -> None:
+    """A hostname, optionally with a leading `*.` or exactly `*`."""
+    if host == "*" and wildcard:
+        return
+    name = host[2:] if wildcard and host.startswith("*.") else host
+    if not name or len(name) > 255:
+        errors.append(FieldError(path, f"invalid host {host!r}"))
+        return
+    for label in name.split("."):
+        if not label or len(label) > 63 or not _HOST_LABEL.match(label):
+            errors.append(
+                FieldError(
+                    path,
+                    f"invalid host {host!r}: expected a DNS name, optionally starting with '*.'",
+                )
+            )
+            return
+
+
+def _check_string_match(m: common_pb2.StringMatch, path: str, errors: Errors) -> None:
+    which = m.WhichOneof("match_type")
+    if which is None:
+        errors.append(FieldError(path, "expected one of exact, prefix, regex"))
+    elif which == "regex":
+        check_regex(m.regex, f"{path}.regex", errors)
+
+
+def _check_duration(d: Message, path: str, errors: Errors, minimum_ms: int = 1) -> None:
+    ms = d.seconds * 1000 + d.nanos // 1_000_000  # type: ignore[attr-defined]
+    if ms < minimum_ms:
+        errors.append(FieldError(path, f"duration must be at least {minimum_ms}ms"))
+
+
+def _check_percent(p: virtual_service_pb2.Percent, path: str, errors: Errors) -> None:
+    if not 0.0 <= p.value <= 100.0:
+        errors.append(FieldError(f"{path}.value", f"percentage {p.value} out of range [0, 100]"))
+
+
+# ---------------------------------------------------------------------------- Gateway
+
+
+def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
+    errors: Errors = []
+    check_labels(spec.selector.items(), "spec.selector", errors)
+    if not spec.servers:
+        errors.append(FieldError("spec.servers", "at least one server is required"))
+    names: dict[str, int] = {}
+    for i, server in enumerate(spec.servers):
+        p = f"spec.servers[{i}]"
+        if not server.HasField("port"):
+            errors.append(FieldError(f"{p}.port", "required"))
+        else:
+            check_port(server.port.number, f"{p}.port.number", errors)
+            proto = server.port.protocol.upper()
+            if proto not in PROTOCOLS:
+                errors.append(
+                    FieldError(
+                        f"{p}.port.protocol",
+                        f"unknown protocol {server.port.protocol!r}; expected one of "
+                        + ", ".join(sorted(PROTOCOLS)),
+                    )
+                )
+            if proto == "HTTPS" and not server.HasField("tls"):
+                errors.append(FieldError(f"{p}.tls", "required for an HTTPS server"))
+        if not server.hosts:
+            errors.append(FieldError(f"{p}.hosts", "at least one host is required"))
+        for j, host in enumerate(server.hosts):
+            ns, _, h = host.rpartition("/")
+            if ns and ns not in ("*", ".") and not _DNS1123_LABEL.match(ns):
+                errors.append(FieldError(f"{p}.hosts[{j}]", f"invalid namespace {ns!r} in {host!r}"))
+            check_fqdn(h, f"{p}.hosts[{j}]", errors)
+        if server.name:
+            if server.name in names:
+                errors.append(
+                    FieldError(
+                        f"{p}.name",
+                        f"duplicate server name {server.name!r} "
+                        f"(also spec.servers[{names[server.name]}])",
+                    )
+                )
+            names.setdefault(server.name, i)
+    return errors
+
+
+# ---------------------------------------------------------------------------- VirtualService
+
+
+def _check_destination(
+    d: virtual_service_pb2.Destination, path: str, errors: Errors, *, required: bool = True
+) -> None:
+    if not d.host:
+        if required:
+            errors.append(FieldError(f"{path}.host", "required"))
+    else:
+        check_fqdn(d.host, f"{path}.host", errors, wildcard=False)
+    if d.subset and not _DNS1123_LABEL.match(d.subset):
+        errors.append(FieldError(f"{path}.subset", f"invalid subset name {d.subset!r}"))
+    if d.HasField("port"):
+        check_port(d.port.number, f"{path}.port.number", errors)
+
+
+def _check_fallback(
+    dest: virtual_service_pb2.RouteDestination | virtual_service_pb2.HTTPRouteDestination,
+    path: str,
+    errors: Errors,
+) -> None:
+    if not dest.HasField("fallback"):
+        return
+    fb = dest.fallback
+    if not fb.HasField("target"):
+        errors.append(FieldError(f"{path}.fallback.target", "required"))
+        return
+    _check_destination(fb.target, f"{path}.fallback.target", errors)
+    t, d = fb.target, dest.destination
+    if (t.host, t.subset, t.port.number) == (d.host, d.subset, d.port.number):
+        errors.append(
+            FieldError(f"{path}.fallback.target", "must differ from the destination it backs up")
+        )
+
+
+def _check_weights(dests: Iterable[Message], path: str, errors: Errors) -> None:
+    dests = list(dests)
+    total = 0
+    for k, d in enumerate(dests):
+        w = d.weight  # type: ignore[attr-defined]
+        if w < 0:
+            errors.append(FieldError(f"{path}[{k}].weight", f"weight {w} must not be negative"))
+        total += max(w, 0)
+    if len(dests) > 1 and total == 0:
+        errors.append(
+            FieldError(path, "the weights of several destinations must not all be zero")
+        )
+
+
+def _check_headers(h: virtual_service_pb2.Headers, path: str, errors: Errors) -> None:
+    for side in ("request", "response"):
+        ops = getattr(h, side)
+        for op in ("set", "add"):
+            for name in getattr(ops, op):
+                if not _HEADER_NAME.match(name.lower()):
+                    errors.append(FieldError(f"{path}.{side}.{op}.{name}", "invalid header name"))
+
+
+def _check_match(m: virtual_service_pb2.HTTPMatchRequest, p: str, errors: Errors) -> None:
+    for field in ("uri", "scheme", "method", "authority"):
+        if m.HasField(field):
+            _check_string_match(getattr(m, field), f"{p}.{field}", errors)
+    for field in ("headers", "query_params", "without_headers"):
+        json = {"query_params": "queryParams", "without_headers": "withoutHeaders"}.get(
+            field, field
+        )
+        for name, sm in getattr(m, field).items():
+            if field != "query_params" and name != name.lower():
+                errors.append(
+                    FieldError(f"{p}.{json}.{name}", "header names must be lowercase")
+                )
+            _check_string_match(sm, f"{p}.{json}.{name}", errors)
+    if m.port:
+        check_port(m.port, f"{p}.port", errors)
+
+
+def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors:
+    errors: Errors = []
+    if not spec.hosts:
+        errors.append(FieldError("spec.hosts", "at least one host is required"))
+    for i, host in enumerate(spec.hosts):
+        check_fqdn(host, f"spec.hosts[{i}]", errors)
+    for i, gw in enumerate(spec.gateways):
+        ns, _, name = gw.rpartition("/")
+        if gw != "mesh" and (not _DNS1123_SUBDOMAIN.match(name) or (ns and not _DNS1123_LABEL.match(ns))):
+            errors.append(FieldError(f"spec.gateways[{i}]", f"invalid gateway reference {gw!r}"))
+    if not (spec.http or spec.tcp or spec.tls):
+        errors.append(FieldError("spec", "at least one of http, tcp or tls routes is required"))
+    route_names: dict[str, int] = {}
+    for i, route in enumerate(spec.http):
+        p = f"spec.http[{i}]"
+        if route.name:
+            if route.name in route_names:
+                errors.append(
+                    FieldError(
+                        f"{p}.name",
+                        f"duplicate route name {route.name!r} (also spec.http[{route_names[route.name]}])",
+                    )
+                )
+            route_names.setdefault(route.name, i)
+        actions = [
+            f
+            for f in ("route", "redirect", "direct_response", "delegate")
+            if (route.route if f == "route" else route.HasField(f))
+        ]
+        if len(actions) != 1:
+            errors.append(
+                FieldError(
+                    p,
+                    "exactly one of route, redirect, directResponse, delegate is required"
+                    + (f" (got {', '.join(actions)})" if actions else ""),
+                )
+            )
+        for j, m in enumerate(route.match):
+            _check_match(m, f"{p}.match[{j}]", errors)
+        for j, dest in enumerate(route.route):
+            dp = f"{p}.route[{j}]"
+            if not dest.HasField("destination"):
+                errors.append(FieldError(f"{dp}.destination", "required"))
+            else:
+                _check_destination(dest.destination, f"{dp}.destination", errors)
+            _check_fallback(dest, dp, errors)
+            if dest.HasField("headers"):
+                _check_headers(dest.headers, f"{dp}.headers", errors)
+        _check_weights(route.route, f"{p}.route", errors)
+        if route.HasField("redirect"):
+            code = route.redirect.redirect_code
+            if code and code not in _REDIRECT_CODES:
+                errors.append(
+                    FieldError(
+                        f"{p}.redirect.redirectCode",
+                        f"redirect code {code} is not one of {sorted(_REDIRECT_CODES)}",
+                    )
+                )
+        if route.HasField("direct_response"):
+            status = route.direct_response.status
+            if not 200 <= status <= 599:
+                errors.append(
+                    FieldError(
+                        f"{p}.directResponse.status",
+                        f"status {status} out of range [200, 599]",
+                    )
+                )
+        if route.HasField("rewrite"):
+            rw = route.rewrite
+            if rw.uri and rw.HasField("uri_regex_rewrite"):
+                errors.append(
+                    FieldError(f"{p}.rewrite", "only one of uri, uriRegexRewrite may be set")
+                )
+            if rw.HasField("uri_regex_rewrite"):
+                check_regex(rw.uri_regex_rewrite.match, f"{p}.rewrite.uriRegexRewrite.match", errors)
+        if route.HasField("timeout"):
+            _check_duration(route.timeout, f"{p}.timeout", errors, minimum_ms=0)
+        if route.HasField("retries"):
+            r = route.retries
+            if r.attempts < 0:
+                errors.append(FieldError(f"{p}.retries.attempts", "must not be negative"))
+            if r.HasField("per_try_timeout"):
+                _check_duration(r.per_try_timeout, f"{p}.retries.perTryTimeout", errors)
+        if route.HasField("headers"):
+            _check_headers(route.headers, f"{p}.headers", errors)
+        if route.HasField("mirror"):
+            _check_destination(route.mirror, f"{p}.mirror", errors)
+        if route.HasField("mirror_percentage"):
+            _check_percent(route.mirror_percentage, f"{p}.mirrorPercentage", errors)
+        if route.HasField("fault"):
+            f = route.fault
+            if f.HasField("delay") and f.delay.HasField("percentage"):
+                _check_percent(f.delay.percentage, f"{p}.fault.delay.percentage", errors)
+            if f.HasField("abort") and f.abort.HasField("percentage"):
+                _check_percent(f.abort.percentage, f"{p}.fault.abort.percentage", errors)
+            if f.HasField("abort") and f.abort.WhichOneof("error_type") == "http_status":
+                if not 200 <= f.abort.http_status <= 599:
+                    errors.append(
+                        FieldError(f"{p}.fault.abort.httpStatus", "status out of range [200, 599]")
+                    )
+        if route.HasField("cors_policy"):
+            for j, o in enumerate(route.cors_policy.allow_origins):
+                _check_string_match(o, f"{p}.corsPolicy.allowOrigins[{j}]", errors)
+    for kind, routes in (("tcp", spec.tcp), ("tls", spec.tls)):
+        for i, r in enumerate(routes):
+            for j, dest in enumerate(r.route):
+                dp = f"spec.{kind}[{i}].route[{j}]"
+                if not dest.HasField("destination"):
+                    errors.append(FieldError(f"{dp}.destination", "required"))
+                else:
+                    _check_destination(dest.destination, f"{dp}.destination", errors)
+                _check_fallback(dest, dp, errors)
+            _check_weights(r.route, f"spec.{kind}[{i}].route", errors)
+    return errors
+
+
+# ---------------------------------------------------------------------------- DestinationRule
+
+
+def _check_traffic_policy(tp: destination_rule_pb2.TrafficPolicy, p: str, errors: Errors) -> None:
+    if tp.HasField("outlier_detection"):
+        od = tp.outlier_detection
+        if not 0 <= od.max_ejection_percent <= 100:
+            errors.append(
+                FieldError(f"{p}.outlierDetection.maxEjectionPercent", "out of range [0, 100]")
+            )
+        if not 0 <= od.min_health_percent <= 100:
+            errors.append(
+                FieldError(f"{p}.outlierDetection.minHealthPercent", "out of range [0, 100]")
+            )
+        if od.HasField("interval"):
+            _check_duration(od.interval, f"{p}.outlierDetection.interval", errors)
+        if od.HasField("base_ejection_time"):
+            _check_duration(od.base_ejection_time, f"{p}.outlierDetection.baseEjectionTime", errors)
+    if tp.HasField("connection_pool"):
+        cp = tp.connection_pool
+        for name in ("max_connections",):
+            if getattr(cp.tcp, name) < 0:
+                errors.append(FieldError(f"{p}.connectionPool.tcp.maxConnections", "must not be negative"))
+        if cp.tcp.HasField("connect_timeout"):
+            _check_duration(cp.tcp.connect_timeout, f"{p}.connectionPool.tcp.connectTimeout", errors)
+        for fname, json in (
+            ("http1_max_pending_requests", "http1MaxPendingRequests"),
+            ("http2_max_requests", "http2MaxRequests"),
+            ("max_requests_per_connection", "maxRequestsPerConnection"),
+            ("max_retries", "maxRetries"),
+        ):
+            if getattr(cp.http, fname) < 0:
+                errors.append(FieldError(f"{p}.connectionPool.http.{json}", "must not be negative"))
+    for i, pl in enumerate(tp.port_level_settings):
+        if not pl.HasField("port"):
+            errors.append(FieldError(f"{p}.portLevelSettings[{i}].port", "required"))
+        else:
+            check_port(pl.port.number, f"{p}.portLevelSettings[{i}].port.number", errors)
+
+
+def validate_destination_rule(spec: destination_rule_pb2.DestinationRule) -> Errors:
+    errors: Errors = []
+    if not spec.host:
+        errors.append(FieldError("spec.host", "required"))
+    else:
+        check_fqdn(spec.host, "spec.host", errors)
+    if spec.HasField("traffic_policy"):
+        _check_traffic_policy(spec.traffic_policy, "spec.trafficPolicy", errors)
+    seen: dict[str, int] = {}
+    for i, subset in enumerate(spec.subsets):
+        p = f"spec.subsets[{i}]"
+        if not subset.name:
+            errors.append(FieldError(f"{p}.name", "required"))
+        elif not _DNS1123_LABEL.match(subset.name):
+            errors.append(
+                FieldError(f"{p}.name", f"invalid subset name {subset.name!r} (RFC 1123 label)")
+            )
+        elif subset.name in seen:
+            errors.append(
+                FieldError(
+                    f"{p}.name",
+                    f"duplicate subset name {subset.name!r} (also spec.subsets[{seen[subset.name]}])",
+                )
+            )
+        seen.setdefault(subset.name, i)
+        check_labels(subset.labels.items(), f"{p}.labels", errors)
+        if subset.HasField("traffic_policy"):
+            _check_traffic_policy(subset.traffic_policy, f"{p}.trafficPolicy", errors)
+    return errors
+
+
+# ---------------------------------------------------------------------------- ServiceEntry
+
+
+def _check_workload_entry(
+    we: workload_entry_pb2.WorkloadEntry, p: str, errors: Errors, *, hostname_ok: bool
+) -> None:
+    if not we.address:
+        errors.append(FieldError(f"{p}.address", "required"))
+    elif not we.address.startswith("unix://"):
+        try:
+            ipaddress.ip_address(we.address)
+        except ValueError:
+            if hostname_ok:
+                check_fqdn(we.address, f"{p}.address", errors, wildcard=False)
+            else:
+                errors.append(
+                    FieldError(f"{p}.address", f"expected an IP address, got {we.address!r}")
+                )
+    for name, port in we.ports.items():
+        check_port(port, f"{p}.ports.{name}", errors)
+    check_labels(we.labels.items(), f"{p}.labels", errors)
+
+
+def validate_service_entry(spec: service_entry_pb2.ServiceEntry) -> Errors:
+    errors: Errors = []
+    SE = service_entry_pb2.ServiceEntry
+    if not spec.hosts:
+        errors.append(FieldError("spec.hosts", "at least one host is required"))
+    for i, h in enumerate(spec.hosts):
+        check_fqdn(h, f"spec.hosts[{i}]", errors)
+    if not spec.ports:
+        errors.append(FieldError("spec.ports", "at least one port is required"))
+    numbers: dict[int, int] = {}
+    names: dict[str, int] = {}
+    for i, port in enumerate(spec.ports):
+        p = f"spec.ports[{i}]"
+        check_port(port.number, f"{p}.number", errors)
+        if port.target_port:
+            check_port(port.target_port, f"{p}.targetPort", errors)
+        if port.protocol and port.protocol.upper() not in PROTOCOLS:
+            errors.append(FieldError(f"{p}.protocol", f"unknown protocol {port.protocol!r}"))
+        if port.number in numbers:
+            errors.append(
+                FieldError(f"{p}.number", f"duplicate port {port.number} (also spec.ports[{numbers[port.number]}])")
+            )
+        numbers.setdefault(port.number, i)
+        if not port.name:
+            errors.append(FieldError(f"{p}.name", "required"))
+        elif port.name in names:
+            errors.append(FieldError(f"{p}.name", f"duplicate port name {port.name!r}"))
+        names.setdefault(port.name, i)
+    if spec.endpoints and spec.HasField("workload_selector"):
+        errors.append(FieldError("spec", "only one of endpoints, workloadSelector may be set"))
+    if spec.resolution == SE.STATIC and not spec.endpoints and not spec.HasField("workload_selector"):
+        errors.append(
+            FieldError("spec.endpoints", "required when resolution is STATIC (or set workloadSelector)")
+        )
+    dns = spec.resolution in (SE.DNS, SE.DNS_ROUND_ROBIN)
+    for i, we in enumerate(spec.endpoints):
+        _check_workload_entry(we, f"spec.endpoints[{i}]", errors, hostname_ok=dns)
+    for i, addr in enumerate(spec.addresses):
+        try:
+            ipaddress.ip_network(addr, strict=False)
+        except ValueError:
+            errors.append(FieldError(f"spec.addresses[{i}]", f"invalid IP or CIDR {addr!r}"))
+    return errors
+
+
+def validate_workload_entry(spec: workload_entry_pb2.WorkloadEntry) -> Errors:
+    errors: Errors = []
+    _check_workload_entry(spec, "spec", errors, hostname_ok=True)
+    return errors
+
+
+def validate_service(spec: service_pb2.Service) -> Errors:
+    errors: Errors = []
+    check_labels(spec.selector.items(), "spec.selector", errors)
+    if not spec.ports and spec.type != "ExternalName":
+        errors.append(FieldError("spec.ports", "at least one port is required"))
+    names: dict[str, int] = {}
+    for i, port in enumerate(spec.ports):
+        p = f"spec.ports[{i}]"
+        check_port(port.port, f"{p}.port", errors)
+        if port.target_port.WhichOneof("value") == "int_val":
+            check_port(port.target_port.int_val, f"{p}.targetPort", errors)
+        if port.protocol and port.protocol not in ("TCP", "UDP", "SCTP"):
+            errors.append(FieldError(f"{p}.protocol", "expected one of TCP, UDP, SCTP"))
+        if len(spec.ports) > 1 and not port.name:
+            errors.append(FieldError(f"{p}.name", "required when a Service has several ports"))
+        if port.name:
+            if port.name in names:
+                errors.append(FieldError(f"{p}.name", f"duplicate port name {port.name!r}"))
+            names.setdefault(port.name, i)
+    return errors
+
+
+VALIDATORS: dict[str, Callable[[Message], Errors]] = {
+    "Gateway": validate_gateway,  # type: ignore[dict-item]
+    "VirtualService": validate_virtual_service,  # type: ignore[dict-item]
+    "DestinationRule": validate_destination_rule,  # type: ignore[dict-item]
+    "ServiceEntry": validate_service_entry,  # type: ignore[dict-item]
+    "WorkloadEntry": validate_workload_entry,  # type: ignore[dict-item]
+    "Service": validate_service,  # type: ignore[dict-item]
+}

@@ -1,0 +1,155 @@
+"""Services and DestinationRule subsets -> Envoy Clusters and ClusterLoadAssignments.
+
+Istio's conventions: one cluster per service port (`outbound|80||host`) and one per
+subset and port (`outbound|80|v1|host`); subset endpoints are those whose labels include
+all of the subset's labels; defaults from istiod (connect timeout 10s, LEAST_REQUEST,
+circuit breakers effectively unlimited).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+from envoy.config.cluster.v3 import circuit_breaker_pb2, cluster_pb2
+from envoy.config.core.v3 import base_pb2, health_check_pb2, protocol_pb2
+from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.extensions.clusters.aggregate.v3 import cluster_pb2 as aggregate_pb2
+from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+from google.protobuf import wrappers_pb2
+
+from meshpilot.model.diagnostics import Diagnostic
+from meshpilot.model.proxy import Proxy
+from meshpilot.model.registry import Endpoint, Service, ServicePort
+from meshpilot.translator import naming
+from meshpilot.translator.context import MeshContext
+from meshpilot.translator.envoy import ads_config_source, attribution, duration, socket_address, to_any
+
+CONNECT_TIMEOUT_S = 10  # istiod's default connectTimeout
+_UNLIMITED = 4294967295
+HTTP2_PROTOCOLS = {"HTTP2", "GRPC"}
+# Overprovisioning factor (percent) for subsets that have a fallback: with Envoy's default of
+# 140, an aggregate cluster spills part of the traffic to the fallback as soon as fewer than
+# ~71% of the primary's endpoints are healthy. ASM's fallback moves traffic only when the
+# primary has no available endpoint, so the primary claims all the load while any is healthy.
+FALLBACK_OVERPROVISIONING = 100_000
+
+
+@dataclasses.dataclass
+class ClusterSet:
+    clusters: dict[str, cluster_pb2.Cluster]
+    endpoints: dict[str, endpoint_pb2.ClusterLoadAssignment]
+    diagnostics: list[Diagnostic]
+
+
+def _locality(text: str) -> base_pb2.Locality:
+    region, zone, subzone = ([*text.split("/"), "", "", ""])[:3]
+    return base_pb2.Locality(region=region, zone=zone, sub_zone=subzone)
+
+
+def load_assignment(
+    name: str, endpoints: Iterable[Endpoint], *, overprovisioning: int = 0
+) -> endpoint_pb2.ClusterLoadAssignment:
+    by_locality: dict[str, list[Endpoint]] = {}
+    for ep in endpoints:
+        by_locality.setdefault(ep.locality, []).append(ep)
+    cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
+    for locality, eps in sorted(by_locality.items()):
+        group = cla.endpoints.add(locality=_locality(locality))
+        for ep in eps:
+            group.lb_endpoints.add(
+                endpoint=endpoint_components_pb2.Endpoint(address=socket_address(ep.address, ep.port)),
+                health_status=health_check_pb2.HEALTHY,
+                load_balancing_weight=wrappers_pb2.UInt32Value(value=ep.weight or 1),
+            )
+        group.load_balancing_weight.value = sum(ep.weight or 1 for ep in eps)
+    if overprovisioning:
+        cla.policy.overprovisioning_factor.value = overprovisioning
+    return cla
+
+
+def _subset_endpoints(eps: Iterable[Endpoint], labels: Mapping[str, str]) -> list[Endpoint]:
+    return [e for e in eps if all(e.labels.get(k) == v for k, v in labels.items())]
+
+
+def _base_cluster(name: str, svc: Service, port: ServicePort, subset: str, sources: list[str]) -> cluster_pb2.Cluster:
+    c = cluster_pb2.Cluster(
+        name=name,
+        connect_timeout=duration(CONNECT_TIMEOUT_S),
+        lb_policy=cluster_pb2.Cluster.LEAST_REQUEST,
+        circuit_breakers=circuit_breaker_pb2.CircuitBreakers(
+            thresholds=[
+                circuit_breaker_pb2.CircuitBreakers.Thresholds(
+                    max_connections=wrappers_pb2.UInt32Value(value=_UNLIMITED),
+                    max_pending_requests=wrappers_pb2.UInt32Value(value=_UNLIMITED),
+                    max_requests=wrappers_pb2.UInt32Value(value=_UNLIMITED),
+                    max_retries=wrappers_pb2.UInt32Value(value=_UNLIMITED),
+                    track_remaining=True,
+                )
+            ]
+        ),
+        metadata=attribution(sources),
+    )
+    if port.protocol in HTTP2_PROTOCOLS:
+        opts = http_protocol_options_pb2.HttpProtocolOptions(
+            explicit_http_config=http_protocol_options_pb2.HttpProtocolOptions.ExplicitHttpConfig(
+                http2_protocol_options=protocol_pb2.Http2ProtocolOptions()
+            )
+        )
+        c.typed_extension_protocol_options[
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+        ].CopyFrom(to_any(opts))
+    if svc.resolution == "DNS":
+        c.type = cluster_pb2.Cluster.STRICT_DNS
+        c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
+        c.respect_dns_ttl = True
+    elif svc.resolution == "NONE":
+        c.type = cluster_pb2.Cluster.ORIGINAL_DST
+        c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
+    else:
+        c.type = cluster_pb2.Cluster.EDS
+        c.eds_cluster_config.eds_config.CopyFrom(ads_config_source())
+    return c
+
+
+def build_service_clusters(
+    ctx: MeshContext, proxy: Proxy, services: Iterable[Service], fallback_primaries: set[str]
+) -> ClusterSet:
+    out = ClusterSet({}, {}, [])
+    for svc in services:
+        dr = ctx.destination_rule(svc.hostname, proxy.namespace)
+        subsets = ctx.subsets(svc.hostname, proxy.namespace)
+        for port in svc.ports:
+            all_eps = svc.endpoints.get(port.number, ())
+            variants: list[tuple[str, list[Endpoint], list[str]]] = [("", list(all_eps), [str(svc.source)])]
+            for subset in subsets:
+                assert dr is not None
+                variants.append(
+                    (subset.name, _subset_endpoints(all_eps, subset.labels), [str(svc.source), str(dr.key)])
+                )
+            for subset_name, eps, sources in variants:
+                name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
+                c = _base_cluster(name, svc, port, subset_name, sources)
+                if svc.resolution == "DNS":
+                    if not eps and not svc.endpoints.get(port.number):
+                        eps = [Endpoint(svc.hostname, port.target_port if isinstance(port.target_port, int) else port.number, {})]
+                    c.load_assignment.CopyFrom(load_assignment(name, eps))
+                elif svc.resolution == "EDS":
+                    over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
+                    out.endpoints[name] = load_assignment(name, eps, overprovisioning=over)
+                out.clusters[name] = c
+    return out
+
+
+def aggregate_cluster(name: str, children: list[str], sources: Iterable[str]) -> cluster_pb2.Cluster:
+    """An `envoy.clusters.aggregate` cluster: Envoy uses the first child with healthy endpoints."""
+    return cluster_pb2.Cluster(
+        name=name,
+        connect_timeout=duration(CONNECT_TIMEOUT_S),
+        lb_policy=cluster_pb2.Cluster.CLUSTER_PROVIDED,
+        cluster_type=cluster_pb2.Cluster.CustomClusterType(
+            name="envoy.clusters.aggregate",
+            typed_config=to_any(aggregate_pb2.ClusterConfig(clusters=children)),
+        ),
+        metadata=attribution(sources),
+    )

@@ -1,0 +1,66 @@
+"""MeshContext: everything derived from one ConfigStore that every proxy's translation shares."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+from meshpilot.api.networking.v1 import destination_rule_pb2
+from meshpilot.model.diagnostics import Diagnostic
+from meshpilot.model.objects import ConfigObject
+from meshpilot.model.registry import ServiceRegistry, build_registry, resolve_short_name
+from meshpilot.model.store import ConfigStore
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshContext:
+    store: ConfigStore
+    registry: ServiceRegistry
+    # resolved host -> DestinationRules for it, in deterministic (namespace, name) order
+    destination_rules: Mapping[str, tuple[ConfigObject, ...]]
+
+    @property
+    def diagnostics(self) -> tuple[Diagnostic, ...]:
+        return self.registry.diagnostics
+
+    def destination_rule(self, host: str, proxy_namespace: str) -> ConfigObject | None:
+        """Istio's lookup order: a rule in the proxy's namespace, then the service's, then any.
+
+        Exact hosts win over wildcard hosts (`*.example.com`); the longest wildcard wins.
+        """
+        candidates = self.destination_rules.get(host)
+        if candidates is None:
+            best = ""
+            for pattern in self.destination_rules:
+                if pattern.startswith("*") and host.endswith(pattern[1:]) and len(pattern) > len(best):
+                    best = pattern
+            if not best:
+                return None
+            candidates = self.destination_rules[best]
+        svc = self.registry.get(host)
+        for ns in (proxy_namespace, svc.namespace if svc else None):
+            for dr in candidates:
+                if dr.namespace == ns:
+                    return dr
+        return candidates[0]
+
+    def subsets(self, host: str, proxy_namespace: str) -> tuple[destination_rule_pb2.Subset, ...]:
+        dr = self.destination_rule(host, proxy_namespace)
+        if dr is None:
+            return ()
+        spec = dr.spec
+        assert isinstance(spec, destination_rule_pb2.DestinationRule)
+        return tuple(spec.subsets)
+
+
+def build_context(store: ConfigStore) -> MeshContext:
+    drs: dict[str, list[ConfigObject]] = {}
+    for obj in store.of_kind("DestinationRule"):
+        spec = obj.spec
+        assert isinstance(spec, destination_rule_pb2.DestinationRule)
+        drs.setdefault(resolve_short_name(spec.host, obj.namespace), []).append(obj)
+    return MeshContext(
+        store=store,
+        registry=build_registry(store),
+        destination_rules={h: tuple(v) for h, v in sorted(drs.items())},
+    )

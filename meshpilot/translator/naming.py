@@ -1,0 +1,42 @@
+"""Every Envoy resource name meshpilot generates, in one place (Istio's conventions)."""
+
+from __future__ import annotations
+
+
+def outbound_cluster(port: int, subset: str, host: str) -> str:
+    """`outbound|80|v1|reviews.default.svc.cluster.local`, as istiod names it."""
+    return f"outbound|{port}|{subset}|{host}"
+
+
+def parse_outbound_cluster(name: str) -> tuple[int, str, str] | None:
+    parts = name.split("|")
+    if len(parts) != 4 or parts[0] != "outbound" or not parts[1].isdigit():
+        return None
+    return int(parts[1]), parts[2], parts[3]
+
+
+def fallback_cluster(primary: str, fallback: str) -> str:
+    """Aggregate cluster trying `primary` first and `fallback` when it has no healthy endpoint.
+
+    `fallback|80|s2|mockb.default.svc.cluster.local|80|s1|mockb.default.svc.cluster.local`.
+    """
+    p = primary.split("|", 1)[1]
+    f = fallback.split("|", 1)[1]
+    return f"fallback|{p}|{f}"
+
+
+def listener(address: str, port: int) -> str:
+    return f"{address}_{port}"
+
+
+def gateway_route(port: int) -> str:
+    """RDS name of a gateway's HTTP listener (istiod: `http.8080`)."""
+    return f"http.{port}"
+
+
+def virtual_host(host: str, port: int) -> str:
+    return f"{host}:{port}"
+
+
+def http_stat_prefix(address: str, port: int) -> str:
+    return f"outbound_{address}_{port}"

@@ -1,0 +1,314 @@
+"""VirtualService HTTP routes -> Envoy routes (shared by gateways and, later, sidecars).
+
+Istio's rules implemented here, from pilot/pkg/networking/core/route:
+- each HTTPMatchRequest becomes one Envoy route; a route without match catches `/`;
+- `method`, `authority` and `scheme` match the `:method`, `:authority`, `:scheme` headers;
+- an empty `prefix` on a header means "present";
+- the route timeout defaults to 0s (disabled), and the retry policy to istiod's default
+  (2 attempts on connect-failure, refused-stream, unavailable, cancelled, 503);
+- a single destination's weight is ignored; destinations with weight 0 are dropped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from envoy.config.core.v3 import base_pb2
+from envoy.config.route.v3 import route_components_pb2 as rc
+from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
+from envoy.type.matcher.v3 import regex_pb2, string_pb2
+from google.protobuf import wrappers_pb2
+
+from meshpilot.api.networking.v1 import common_pb2, virtual_service_pb2 as vs_pb2
+from meshpilot.model.diagnostics import Diagnostic, Severity
+from meshpilot.model.objects import ConfigObject
+from meshpilot.model.proxy import Proxy
+from meshpilot.model.registry import resolve_short_name
+from meshpilot.translator import naming
+from meshpilot.translator.context import MeshContext
+from meshpilot.translator.envoy import attribution, duration, to_any
+
+DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
+_REDIRECT_CODES = {
+    301: rc.RedirectAction.MOVED_PERMANENTLY,
+    302: rc.RedirectAction.FOUND,
+    303: rc.RedirectAction.SEE_OTHER,
+    307: rc.RedirectAction.TEMPORARY_REDIRECT,
+    308: rc.RedirectAction.PERMANENT_REDIRECT,
+}
+_UNSUPPORTED = ("fault", "mirror", "mirrors", "mirror_percentage", "cors_policy", "delegate")
+
+
+def string_matcher(m: common_pb2.StringMatch, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
+    which = m.WhichOneof("match_type")
+    if which == "exact":
+        return string_pb2.StringMatcher(exact=m.exact, ignore_case=ignore_case)
+    if which == "prefix":
+        return string_pb2.StringMatcher(prefix=m.prefix, ignore_case=ignore_case)
+    return string_pb2.StringMatcher(safe_regex=regex_pb2.RegexMatcher(regex=m.regex))
+
+
+def header_matcher(name: str, m: common_pb2.StringMatch, *, invert: bool = False) -> rc.HeaderMatcher:
+    if m.WhichOneof("match_type") == "prefix" and not m.prefix:
+        return rc.HeaderMatcher(name=name, present_match=True, invert_match=invert)
+    return rc.HeaderMatcher(name=name, string_match=string_matcher(m), invert_match=invert)
+
+
+def route_match(m: vs_pb2.HTTPMatchRequest | None) -> rc.RouteMatch:
+    out = rc.RouteMatch()
+    if m is None or not m.HasField("uri"):
+        out.prefix = "/"
+    else:
+        which = m.uri.WhichOneof("match_type")
+        if which == "exact":
+            out.path = m.uri.exact
+        elif which == "prefix":
+            out.prefix = m.uri.prefix
+        else:
+            out.safe_regex.regex = m.uri.regex
+    if m is None:
+        return out
+    if m.ignore_uri_case:
+        out.case_sensitive.value = False
+    for field, header in (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme")):
+        if m.HasField(field):
+            out.headers.append(header_matcher(header, getattr(m, field)))
+    for name, sm in sorted(m.headers.items()):
+        out.headers.append(header_matcher(name, sm))
+    for name, sm in sorted(m.without_headers.items()):
+        out.headers.append(header_matcher(name, sm, invert=True))
+    for name, sm in sorted(m.query_params.items()):
+        out.query_parameters.add(name=name, string_match=string_matcher(sm))
+    return out
+
+
+
+def _header_ops(ops: vs_pb2.Headers.HeaderOperations) -> tuple[list[base_pb2.HeaderValueOption], list[str]]:
+    add: list[base_pb2.HeaderValueOption] = []
+    for name, value in sorted(ops.set.items()):
+        add.append(
+            base_pb2.HeaderValueOption(
+                header=base_pb2.HeaderValue(key=name, value=value),
+                append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+            )
+        )
+    for name, value in sorted(ops.add.items()):
+        add.append(
+            base_pb2.HeaderValueOption(
+                header=base_pb2.HeaderValue(key=name, value=value),
+                append_action=base_pb2.HeaderValueOption.APPEND_IF_EXISTS_OR_ADD,
+            )
+        )
+    return add, list(ops.remove)
+
+
+def default_retry_policy() -> rc.RetryPolicy:
+    return rc.RetryPolicy(
+        retry_on=DEFAULT_RETRY_ON,
+        num_retries=wrappers_pb2.UInt32Value(value=2),
+        retriable_status_codes=[503],
+        retry_host_predicate=[
+            rc.RetryPolicy.RetryHostPredicate(
+                name="envoy.retry_host_predicates.previous_hosts",
+                typed_config=to_any(previous_hosts_pb2.PreviousHostsPredicate()),
+            )
+        ],
+        host_selection_retry_max_attempts=5,
+    )
+
+
+def retry_policy(r: vs_pb2.HTTPRetry | None) -> rc.RetryPolicy | None:
+    if r is None:
+        return default_retry_policy()
+    if r.attempts == 0:
+        return None
+    policy = default_retry_policy()
+    policy.num_retries.value = r.attempts
+    if r.retry_on:
+        tokens = [t.strip() for t in r.retry_on.split(",") if t.strip()]
+        codes = [int(t) for t in tokens if t.isdigit()]
+        names = [t for t in tokens if not t.isdigit()]
+        if codes and "retriable-status-codes" not in names:
+            names.append("retriable-status-codes")
+        policy.retry_on = ",".join(names)
+        del policy.retriable_status_codes[:]
+        policy.retriable_status_codes.extend(codes)
+    if r.HasField("per_try_timeout"):
+        policy.per_try_timeout.CopyFrom(r.per_try_timeout)
+    return policy
+
+
+@dataclasses.dataclass
+class RouteBuilder:
+    """Builds Envoy routes for one proxy; collects diagnostics and the fallback clusters needed."""
+
+    ctx: MeshContext
+    proxy: Proxy
+    diagnostics: list[Diagnostic] = dataclasses.field(default_factory=list)
+    # aggregate cluster name -> (children, sources)
+    fallbacks: dict[str, tuple[list[str], set[str]]] = dataclasses.field(default_factory=dict)
+
+    def warn(self, vs: ConfigObject, path: str, message: str) -> None:
+        self.diagnostics.append(Diagnostic(Severity.WARNING, str(vs.key), path, message, str(vs.source)))
+
+    def cluster_for(self, vs: ConfigObject, d: vs_pb2.Destination, path: str) -> str | None:
+        host = resolve_short_name(d.host, vs.namespace)
+        svc = self.ctx.registry.get(host)
+        if svc is None:
+            self.warn(vs, f"{path}.host", f"route refers to host {host} with no service; requests get 503")
+            port = d.port.number or 80
+            return naming.outbound_cluster(port, d.subset, host)
+        if d.port.number:
+            port = d.port.number
+            if svc.port(port) is None:
+                self.warn(vs, f"{path}.port.number", f"service {host} has no port {port}")
+        elif len(svc.ports) == 1:
+            port = svc.ports[0].number
+        else:
+            self.warn(
+                vs,
+                f"{path}.port",
+                f"service {host} has several ports ({', '.join(str(p.number) for p in svc.ports)}); "
+                "destination.port is required",
+            )
+            return None
+        if d.subset and d.subset not in {s.name for s in self.ctx.subsets(host, self.proxy.namespace)}:
+            self.warn(vs, f"{path}.subset", f"no DestinationRule defines subset {d.subset!r} for {host}")
+        return naming.outbound_cluster(port, d.subset, host)
+
+    def destination_cluster(
+        self, vs: ConfigObject, dest: vs_pb2.HTTPRouteDestination | vs_pb2.RouteDestination, path: str
+    ) -> str | None:
+        primary = self.cluster_for(vs, dest.destination, f"{path}.destination")
+        if primary is None or not dest.HasField("fallback"):
+            return primary
+        target = self.cluster_for(vs, dest.fallback.target, f"{path}.fallback.target")
+        if target is None or target == primary:
+            return primary
+        name = naming.fallback_cluster(primary, target)
+        _, sources = self.fallbacks.setdefault(name, ([primary, target], set()))
+        sources.add(str(vs.key))
+        return name
+
+    def http_routes(self, vs: ConfigObject, index: int, route: vs_pb2.HTTPRoute, *, port: int, gateway: str) -> list[rc.Route]:
+        """Envoy routes for `spec.http[index]`, for a listener on `port` of `gateway`."""
+        p = f"spec.http[{index}]"
+        for field in _UNSUPPORTED:
+            present = bool(getattr(route, field)) if field == "mirrors" else route.HasField(field)
+            if present:
+                self.warn(vs, f"{p}.{field}", "not supported yet; ignored")
+        action = self._action(vs, route, p)
+        if action is None:
+            return []
+        out: list[rc.Route] = []
+        matches: list[vs_pb2.HTTPMatchRequest | None] = list(route.match) or [None]
+        for m in matches:
+            if m is not None:
+                if m.port and m.port != port:
+                    continue
+                if m.gateways and gateway not in {_qualify(g, vs.namespace) for g in m.gateways}:
+                    continue
+                if any(self.proxy.labels.get(k) != v for k, v in m.source_labels.items()):
+                    continue
+            r = rc.Route(match=route_match(m), metadata=attribution([str(vs.key)], vs.key.ref))
+            name = ".".join(x for x in (route.name, m.name if m else "") if x)
+            if name:
+                r.name = name
+            r.MergeFrom(action)
+            out.append(r)
+        return out
+
+    def _action(self, vs: ConfigObject, route: vs_pb2.HTTPRoute, p: str) -> rc.Route | None:
+        r = rc.Route()
+        if route.HasField("headers"):
+            add, remove = _header_ops(route.headers.request)
+            r.request_headers_to_add.extend(add)
+            r.request_headers_to_remove.extend(remove)
+            add, remove = _header_ops(route.headers.response)
+            r.response_headers_to_add.extend(add)
+            r.response_headers_to_remove.extend(remove)
+        if route.HasField("redirect"):
+            rd = route.redirect
+            action = rc.RedirectAction(response_code=_REDIRECT_CODES.get(rd.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY))
+            if rd.uri:
+                action.path_redirect = rd.uri
+            if rd.authority:
+                action.host_redirect = rd.authority
+            if rd.scheme:
+                action.scheme_redirect = rd.scheme
+            if rd.WhichOneof("redirect_port") == "port":
+                action.port_redirect = rd.port
+            r.redirect.CopyFrom(action)
+            return r
+        if route.HasField("direct_response"):
+            dr = route.direct_response
+            r.direct_response.status = dr.status
+            body = dr.body
+            if body.WhichOneof("specifier") == "string":
+                r.direct_response.body.inline_string = body.string
+            elif body.WhichOneof("specifier") == "bytes":
+                r.direct_response.body.inline_bytes = body.bytes
+            return r
+        if not route.route:
+            return None
+        ra = r.route
+        legs = [(j, d) for j, d in enumerate(route.route) if len(route.route) == 1 or d.weight > 0]
+        if len(legs) == 1:
+            j, d = legs[0]
+            cluster = self.destination_cluster(vs, d, f"{p}.route[{j}]")
+            if cluster is None:
+                return None
+            ra.cluster = cluster
+            if d.HasField("headers"):
+                add, remove = _header_ops(d.headers.request)
+                r.request_headers_to_add.extend(add)
+                r.request_headers_to_remove.extend(remove)
+                add, remove = _header_ops(d.headers.response)
+                r.response_headers_to_add.extend(add)
+                r.response_headers_to_remove.extend(remove)
+        else:
+            for j, d in legs:
+                cluster = self.destination_cluster(vs, d, f"{p}.route[{j}]")
+                if cluster is None:
+                    return None
+                cw = ra.weighted_clusters.clusters.add(name=cluster)
+                cw.weight.value = d.weight
+                if d.HasField("headers"):
+                    add, remove = _header_ops(d.headers.request)
+                    cw.request_headers_to_add.extend(add)
+                    cw.request_headers_to_remove.extend(remove)
+                    add, remove = _header_ops(d.headers.response)
+                    cw.response_headers_to_add.extend(add)
+                    cw.response_headers_to_remove.extend(remove)
+        if route.HasField("rewrite"):
+            rw = route.rewrite
+            if rw.uri:
+                ra.prefix_rewrite = rw.uri
+            if rw.authority:
+                ra.host_rewrite_literal = rw.authority
+            if rw.HasField("uri_regex_rewrite"):
+                ra.regex_rewrite.pattern.regex = rw.uri_regex_rewrite.match
+                ra.regex_rewrite.substitution = rw.uri_regex_rewrite.rewrite
+        ra.timeout.CopyFrom(route.timeout if route.HasField("timeout") else duration(0))
+        policy = retry_policy(route.retries if route.HasField("retries") else None)
+        if policy is not None:
+            ra.retry_policy.CopyFrom(policy)
+        return r
+
+
+def _qualify(gateway: str, namespace: str) -> str:
+    return gateway if "/" in gateway or gateway == "mesh" else f"{namespace}/{gateway}"
+
+
+def qualify_gateway(gateway: str, namespace: str) -> str:
+    """`name` in a VirtualService means the gateway `name` in the VirtualService's namespace."""
+    return _qualify(gateway, namespace)
+
+
+def sources_of(routes: Iterable[rc.Route]) -> set[str]:
+    out: set[str] = set()
+    for r in routes:
+        out.update(v.string_value for v in r.metadata.filter_metadata["meshpilot"]["sources"].values)
+    return out
+
