@@ -19,6 +19,7 @@ from google.protobuf import duration_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
 FD = _d.FieldDescriptor
+Field = Any  # a FieldDescriptor (upb or pure-Python)
 
 _INT32 = (-(2**31), 2**31 - 1)
 _UINT32 = (0, 2**32 - 1)
@@ -151,7 +152,7 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _set_field(msg: Message, field: FD, value: Any, path: str, errors: list[FieldError]) -> None:
+def _set_field(msg: Message, field: Field, value: Any, path: str, errors: list[FieldError]) -> None:
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         _set_map(msg, field, value, path, errors)
     elif field.is_repeated:
@@ -177,7 +178,7 @@ def _set_field(msg: Message, field: FD, value: Any, path: str, errors: list[Fiel
             setattr(msg, field.name, scalar)
 
 
-def _set_map(msg: Message, field: FD, value: Any, path: str, errors: list[FieldError]) -> None:
+def _set_map(msg: Message, field: Field, value: Any, path: str, errors: list[FieldError]) -> None:
     if not isinstance(value, dict):
         errors.append(FieldError(path, f"expected a mapping, got {describe(value)}"))
         return
@@ -211,9 +212,7 @@ def _duration(target: Message, value: Any, path: str, errors: list[FieldError]) 
     assert isinstance(target, duration_pb2.Duration)
     nanos = parse_duration(value) if isinstance(value, str) else None
     if nanos is None or nanos < 0:
-        errors.append(
-            FieldError(path, f'expected a duration such as "5s" or "100ms", got {describe(value)}')
-        )
+        errors.append(FieldError(path, f'expected a duration such as "5s" or "100ms", got {describe(value)}'))
         return
     target.seconds, target.nanos = divmod(nanos, 1_000_000_000)
 
@@ -242,9 +241,7 @@ _SPECIAL: dict[str, Callable[[Message, Any, str, list[FieldError]], None]] = {
 }
 
 
-def _scalar(
-    field: FD, value: Any, path: str, errors: list[FieldError], what: str = ""
-) -> Any | None:
+def _scalar(field: Field, value: Any, path: str, errors: list[FieldError], what: str = "") -> Any | None:
     t = field.type
     noun = f"{what} " if what else ""
     if t in _INT_RANGES:
@@ -290,9 +287,7 @@ def _scalar(
         names = [v.name for v in field.enum_type.values]
         if isinstance(value, str) and value in names:
             return field.enum_type.values_by_name[value].number
-        errors.append(
-            FieldError(path, f"expected one of {', '.join(names)}, got {describe(value)}")
-        )
+        errors.append(FieldError(path, f"expected one of {', '.join(names)}, got {describe(value)}"))
         return None
     errors.append(FieldError(path, f"unsupported field type {t}"))  # pragma: no cover
     return None

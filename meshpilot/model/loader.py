@@ -66,7 +66,7 @@ _SafeLoader.add_implicit_resolver(
 
 def parse_documents(text: str) -> list[Any]:
     """All YAML documents of a file; raises yaml.YAMLError on syntax errors."""
-    return list(yaml.load_all(text, Loader=_SafeLoader))  # noqa: S506 - SafeLoader subclass
+    return list(yaml.load_all(text, Loader=_SafeLoader))
 
 
 def _digest(api_version: str, meta: Mapping[str, Any], spec_bytes: bytes) -> str:
@@ -101,7 +101,11 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
     if kind is None or api_version not in kind.api_versions:
         if api_version.split("/")[0] == ISTIO_GROUP and kind is None:
             known = ", ".join(k for k, v in KINDS.items() if v.group == ISTIO_GROUP)
-            return _DocResult(None, None, [FieldError("kind", f"unsupported kind {kind_name!r}; expected one of {known}")])
+            return _DocResult(
+                None,
+                None,
+                [FieldError("kind", f"unsupported kind {kind_name!r}; expected one of {known}")],
+            )
         if kind is not None:
             return _DocResult(
                 None,
@@ -114,15 +118,28 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
                     )
                 ],
             )
-        return _DocResult(None, None, [], ignored=f"{api_version} {kind_name} is not a kind meshpilot reads; ignored")
+        return _DocResult(
+            None,
+            None,
+            [],
+            ignored=f"{api_version} {kind_name} is not a kind meshpilot reads; ignored",
+        )
     meta = doc.get("metadata")
     if not isinstance(meta, dict):
-        return _DocResult(None, None, [FieldError("metadata", f"expected a mapping with name, got {describe(meta)}")])
+        return _DocResult(
+            None,
+            None,
+            [FieldError("metadata", f"expected a mapping with name, got {describe(meta)}")],
+        )
     name, namespace = meta.get("name"), meta.get("namespace", DEFAULT_NAMESPACE)
     if not isinstance(name, str):
         return _DocResult(None, None, [FieldError("metadata.name", f"expected string, got {describe(name)}")])
     if not isinstance(namespace, str):
-        return _DocResult(None, None, [FieldError("metadata.namespace", f"expected string, got {describe(namespace)}")])
+        return _DocResult(
+            None,
+            None,
+            [FieldError("metadata.namespace", f"expected string, got {describe(namespace)}")],
+        )
     key = ConfigKey(kind.name, namespace, name)
     check_name(name, "metadata.name", errors)
     check_name(namespace, "metadata.namespace", errors)

@@ -58,8 +58,7 @@ WORKLOAD_ENTRY = Kind(
 SERVICE = Kind("Service", "", ("v1",), service_pb2.Service, "service")
 
 KINDS: Mapping[str, Kind] = {
-    k.name: k
-    for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SERVICE)
+    k.name: k for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SERVICE)
 }
 
 

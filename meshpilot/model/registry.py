@@ -66,9 +66,20 @@ def resolve_short_name(host: str, namespace: str) -> str:
 def _protocol_from_name(name: str, app_protocol: str = "") -> str:
     """Istio protocol selection: appProtocol, else the port-name prefix (`http-web` -> HTTP)."""
     candidates = (app_protocol, name.split("-", 1)[0])
-    aliases = {"http": "HTTP", "http2": "HTTP2", "grpc": "GRPC", "grpc-web": "GRPC-WEB",
-               "h2c": "HTTP2", "https": "HTTPS", "tls": "TLS", "tcp": "TCP", "mongo": "MONGO",
-               "redis": "REDIS", "mysql": "MYSQL", "udp": "UDP"}
+    aliases = {
+        "http": "HTTP",
+        "http2": "HTTP2",
+        "grpc": "GRPC",
+        "grpc-web": "GRPC-WEB",
+        "h2c": "HTTP2",
+        "https": "HTTPS",
+        "tls": "TLS",
+        "tcp": "TCP",
+        "mongo": "MONGO",
+        "redis": "REDIS",
+        "mysql": "MYSQL",
+        "udp": "UDP",
+    }
     for c in candidates:
         if c and c.lower() in aliases:
             return aliases[c.lower()]
@@ -115,7 +126,10 @@ class ServiceRegistry:
 def build_registry(store: ConfigStore) -> ServiceRegistry:
     diagnostics: list[Diagnostic] = []
     services: dict[str, Service] = {}
-    workloads = [(o.spec, o.key, o.namespace) for o in store.of_kind("WorkloadEntry")]
+    workloads: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey, str]] = []
+    for o in store.of_kind("WorkloadEntry"):
+        assert isinstance(o.spec, workload_entry_pb2.WorkloadEntry)
+        workloads.append((o.spec, o.key, o.namespace))
 
     def add(svc: Service) -> None:
         existing = services.get(svc.hostname)
@@ -149,7 +163,11 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
             for p in spec.ports
         )
         selected = (
-            [(we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, spec.selector)]
+            [
+                (we, key)
+                for we, key, ns in workloads
+                if ns == obj.namespace and _selected(we.labels, spec.selector)
+            ]
             if spec.selector
             else []
         )
@@ -176,7 +194,9 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
         entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]]
         if se.HasField("workload_selector"):
             sel = se.workload_selector.labels
-            entries = [(we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, sel)]  # type: ignore[misc]
+            entries = [
+                (we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, sel)
+            ]
         else:
             entries = [(we, None) for we in se.endpoints]
         resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS", SE.NONE: "NONE"}.get(se.resolution, "EDS")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import re2
 from google.protobuf.message import Message
@@ -161,8 +162,7 @@ def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
                 errors.append(
                     FieldError(
                         f"{p}.name",
-                        f"duplicate server name {server.name!r} "
-                        f"(also spec.servers[{names[server.name]}])",
+                        f"duplicate server name {server.name!r} (also spec.servers[{names[server.name]}])",
                     )
                 )
             names.setdefault(server.name, i)
@@ -200,9 +200,7 @@ def _check_fallback(
     _check_destination(fb.target, f"{path}.fallback.target", errors)
     t, d = fb.target, dest.destination
     if (t.host, t.subset, t.port.number) == (d.host, d.subset, d.port.number):
-        errors.append(
-            FieldError(f"{path}.fallback.target", "must differ from the destination it backs up")
-        )
+        errors.append(FieldError(f"{path}.fallback.target", "must differ from the destination it backs up"))
 
 
 def _check_weights(dests: Iterable[Message], path: str, errors: Errors) -> None:
@@ -214,9 +212,7 @@ def _check_weights(dests: Iterable[Message], path: str, errors: Errors) -> None:
             errors.append(FieldError(f"{path}[{k}].weight", f"weight {w} must not be negative"))
         total += max(w, 0)
     if len(dests) > 1 and total == 0:
-        errors.append(
-            FieldError(path, "the weights of several destinations must not all be zero")
-        )
+        errors.append(FieldError(path, "the weights of several destinations must not all be zero"))
 
 
 def _check_headers(h: virtual_service_pb2.Headers, path: str, errors: Errors) -> None:
@@ -233,14 +229,10 @@ def _check_match(m: virtual_service_pb2.HTTPMatchRequest, p: str, errors: Errors
         if m.HasField(field):
             _check_string_match(getattr(m, field), f"{p}.{field}", errors)
     for field in ("headers", "query_params", "without_headers"):
-        json = {"query_params": "queryParams", "without_headers": "withoutHeaders"}.get(
-            field, field
-        )
+        json = {"query_params": "queryParams", "without_headers": "withoutHeaders"}.get(field, field)
         for name, sm in getattr(m, field).items():
             if field != "query_params" and name != name.lower():
-                errors.append(
-                    FieldError(f"{p}.{json}.{name}", "header names must be lowercase")
-                )
+                errors.append(FieldError(f"{p}.{json}.{name}", "header names must be lowercase"))
             _check_string_match(sm, f"{p}.{json}.{name}", errors)
     if m.port:
         check_port(m.port, f"{p}.port", errors)
@@ -316,9 +308,7 @@ def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors
         if route.HasField("rewrite"):
             rw = route.rewrite
             if rw.uri and rw.HasField("uri_regex_rewrite"):
-                errors.append(
-                    FieldError(f"{p}.rewrite", "only one of uri, uriRegexRewrite may be set")
-                )
+                errors.append(FieldError(f"{p}.rewrite", "only one of uri, uriRegexRewrite may be set"))
             if rw.HasField("uri_regex_rewrite"):
                 check_regex(rw.uri_regex_rewrite.match, f"{p}.rewrite.uriRegexRewrite.match", errors)
         if route.HasField("timeout"):
@@ -341,24 +331,23 @@ def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors
                 _check_percent(f.delay.percentage, f"{p}.fault.delay.percentage", errors)
             if f.HasField("abort") and f.abort.HasField("percentage"):
                 _check_percent(f.abort.percentage, f"{p}.fault.abort.percentage", errors)
-            if f.HasField("abort") and f.abort.WhichOneof("error_type") == "http_status":
-                if not 200 <= f.abort.http_status <= 599:
-                    errors.append(
-                        FieldError(f"{p}.fault.abort.httpStatus", "status out of range [200, 599]")
-                    )
+            abort_status = f.abort.http_status if f.abort.WhichOneof("error_type") == "http_status" else 200
+            if not 200 <= abort_status <= 599:
+                errors.append(FieldError(f"{p}.fault.abort.httpStatus", "status out of range [200, 599]"))
         if route.HasField("cors_policy"):
             for j, o in enumerate(route.cors_policy.allow_origins):
                 _check_string_match(o, f"{p}.corsPolicy.allowOrigins[{j}]", errors)
-    for kind, routes in (("tcp", spec.tcp), ("tls", spec.tls)):
-        for i, r in enumerate(routes):
-            for j, dest in enumerate(r.route):
+    l4_routes: list[tuple[str, list[Any]]] = [("tcp", list(spec.tcp)), ("tls", list(spec.tls))]
+    for kind, routes in l4_routes:
+        for i, l4 in enumerate(routes):
+            for j, dest in enumerate(l4.route):
                 dp = f"spec.{kind}[{i}].route[{j}]"
                 if not dest.HasField("destination"):
                     errors.append(FieldError(f"{dp}.destination", "required"))
                 else:
                     _check_destination(dest.destination, f"{dp}.destination", errors)
                 _check_fallback(dest, dp, errors)
-            _check_weights(r.route, f"spec.{kind}[{i}].route", errors)
+            _check_weights(l4.route, f"spec.{kind}[{i}].route", errors)
     return errors
 
 
@@ -369,13 +358,9 @@ def _check_traffic_policy(tp: destination_rule_pb2.TrafficPolicy, p: str, errors
     if tp.HasField("outlier_detection"):
         od = tp.outlier_detection
         if not 0 <= od.max_ejection_percent <= 100:
-            errors.append(
-                FieldError(f"{p}.outlierDetection.maxEjectionPercent", "out of range [0, 100]")
-            )
+            errors.append(FieldError(f"{p}.outlierDetection.maxEjectionPercent", "out of range [0, 100]"))
         if not 0 <= od.min_health_percent <= 100:
-            errors.append(
-                FieldError(f"{p}.outlierDetection.minHealthPercent", "out of range [0, 100]")
-            )
+            errors.append(FieldError(f"{p}.outlierDetection.minHealthPercent", "out of range [0, 100]"))
         if od.HasField("interval"):
             _check_duration(od.interval, f"{p}.outlierDetection.interval", errors)
         if od.HasField("base_ejection_time"):
@@ -416,9 +401,7 @@ def validate_destination_rule(spec: destination_rule_pb2.DestinationRule) -> Err
         if not subset.name:
             errors.append(FieldError(f"{p}.name", "required"))
         elif not _DNS1123_LABEL.match(subset.name):
-            errors.append(
-                FieldError(f"{p}.name", f"invalid subset name {subset.name!r} (RFC 1123 label)")
-            )
+            errors.append(FieldError(f"{p}.name", f"invalid subset name {subset.name!r} (RFC 1123 label)"))
         elif subset.name in seen:
             errors.append(
                 FieldError(
@@ -448,9 +431,7 @@ def _check_workload_entry(
             if hostname_ok:
                 check_fqdn(we.address, f"{p}.address", errors, wildcard=False)
             else:
-                errors.append(
-                    FieldError(f"{p}.address", f"expected an IP address, got {we.address!r}")
-                )
+                errors.append(FieldError(f"{p}.address", f"expected an IP address, got {we.address!r}"))
     for name, port in we.ports.items():
         check_port(port, f"{p}.ports.{name}", errors)
     check_labels(we.labels.items(), f"{p}.labels", errors)
@@ -476,7 +457,10 @@ def validate_service_entry(spec: service_entry_pb2.ServiceEntry) -> Errors:
             errors.append(FieldError(f"{p}.protocol", f"unknown protocol {port.protocol!r}"))
         if port.number in numbers:
             errors.append(
-                FieldError(f"{p}.number", f"duplicate port {port.number} (also spec.ports[{numbers[port.number]}])")
+                FieldError(
+                    f"{p}.number",
+                    f"duplicate port {port.number} (also spec.ports[{numbers[port.number]}])",
+                )
             )
         numbers.setdefault(port.number, i)
         if not port.name:

@@ -23,7 +23,13 @@ from meshpilot.model.proxy import Proxy
 from meshpilot.model.registry import Endpoint, Service, ServicePort
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
-from meshpilot.translator.envoy import ads_config_source, attribution, duration, socket_address, to_any
+from meshpilot.translator.envoy import (
+    ads_config_source,
+    attribution,
+    duration,
+    socket_address,
+    to_any,
+)
 
 CONNECT_TIMEOUT_S = 10  # istiod's default connectTimeout
 _UNLIMITED = 4294967295
@@ -72,7 +78,9 @@ def _subset_endpoints(eps: Iterable[Endpoint], labels: Mapping[str, str]) -> lis
     return [e for e in eps if all(e.labels.get(k) == v for k, v in labels.items())]
 
 
-def _base_cluster(name: str, svc: Service, port: ServicePort, subset: str, sources: list[str]) -> cluster_pb2.Cluster:
+def _base_cluster(
+    name: str, svc: Service, port: ServicePort, subset: str, sources: list[str]
+) -> cluster_pb2.Cluster:
     c = cluster_pb2.Cluster(
         name=name,
         connect_timeout=duration(CONNECT_TIMEOUT_S),
@@ -96,9 +104,9 @@ def _base_cluster(name: str, svc: Service, port: ServicePort, subset: str, sourc
                 http2_protocol_options=protocol_pb2.Http2ProtocolOptions()
             )
         )
-        c.typed_extension_protocol_options[
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
-        ].CopyFrom(to_any(opts))
+        c.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].CopyFrom(
+            to_any(opts)
+        )
     if svc.resolution == "DNS":
         c.type = cluster_pb2.Cluster.STRICT_DNS
         c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
@@ -125,14 +133,24 @@ def build_service_clusters(
             for subset in subsets:
                 assert dr is not None
                 variants.append(
-                    (subset.name, _subset_endpoints(all_eps, subset.labels), [str(svc.source), str(dr.key)])
+                    (
+                        subset.name,
+                        _subset_endpoints(all_eps, subset.labels),
+                        [str(svc.source), str(dr.key)],
+                    )
                 )
             for subset_name, eps, sources in variants:
                 name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
                 c = _base_cluster(name, svc, port, subset_name, sources)
                 if svc.resolution == "DNS":
                     if not eps and not svc.endpoints.get(port.number):
-                        eps = [Endpoint(svc.hostname, port.target_port if isinstance(port.target_port, int) else port.number, {})]
+                        eps = [
+                            Endpoint(
+                                svc.hostname,
+                                port.target_port if isinstance(port.target_port, int) else port.number,
+                                {},
+                            )
+                        ]
                     c.load_assignment.CopyFrom(load_assignment(name, eps))
                 elif svc.resolution == "EDS":
                     over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0

@@ -23,9 +23,7 @@ def duration(seconds: float = 0, nanos_total: int | None = None) -> duration_pb2
 
 
 def socket_address(address: str, port: int) -> address_pb2.Address:
-    return address_pb2.Address(
-        socket_address=address_pb2.SocketAddress(address=address, port_value=port)
-    )
+    return address_pb2.Address(socket_address=address_pb2.SocketAddress(address=address, port_value=port))
 
 
 def ads_config_source() -> config_source_pb2.ConfigSource:

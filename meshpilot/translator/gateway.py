@@ -114,7 +114,8 @@ def _http_listener(address: str, port: int, servers: list[BoundServer]) -> liste
             listener_components_pb2.FilterChain(
                 filters=[
                     listener_components_pb2.Filter(
-                        name="envoy.filters.network.http_connection_manager", typed_config=to_any(hcm)
+                        name="envoy.filters.network.http_connection_manager",
+                        typed_config=to_any(hcm),
                     )
                 ]
             )
@@ -174,7 +175,9 @@ def translate_gateway(ctx: MeshContext, proxy: Proxy, builder: RouteBuilder) -> 
     return out
 
 
-def _bound_virtual_services(ctx: MeshContext, servers: list[BoundServer]) -> Iterable[tuple[ConfigObject, BoundServer]]:
+def _bound_virtual_services(
+    ctx: MeshContext, servers: list[BoundServer]
+) -> Iterable[tuple[ConfigObject, BoundServer]]:
     refs = {s.gateway_ref: s for s in servers}
     for vs in ctx.store.of_kind("VirtualService"):
         spec = vs.spec
@@ -194,12 +197,7 @@ def _route_config(
     for vs, bound in _bound_virtual_services(ctx, servers):
         spec = vs.spec
         assert isinstance(spec, virtual_service_pb2.VirtualService)
-        gateway_hosts = [
-            h
-            for s in servers
-            if s.gateway_ref == bound.gateway_ref
-            for h in s.server.hosts
-        ]
+        gateway_hosts = [h for s in servers if s.gateway_ref == bound.gateway_ref for h in s.server.hosts]
         for vs_host in spec.hosts:
             for server_host in gateway_hosts:
                 host = _server_host_admits(server_host, bound.gateway.namespace, vs, vs_host)

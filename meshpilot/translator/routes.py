@@ -20,7 +20,8 @@ from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import wrappers_pb2
 
-from meshpilot.api.networking.v1 import common_pb2, virtual_service_pb2 as vs_pb2
+from meshpilot.api.networking.v1 import common_pb2
+from meshpilot.api.networking.v1 import virtual_service_pb2 as vs_pb2
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.objects import ConfigObject
 from meshpilot.model.proxy import Proxy
@@ -71,7 +72,11 @@ def route_match(m: vs_pb2.HTTPMatchRequest | None) -> rc.RouteMatch:
         return out
     if m.ignore_uri_case:
         out.case_sensitive.value = False
-    for field, header in (("method", ":method"), ("authority", ":authority"), ("scheme", ":scheme")):
+    for field, header in (
+        ("method", ":method"),
+        ("authority", ":authority"),
+        ("scheme", ":scheme"),
+    ):
         if m.HasField(field):
             out.headers.append(header_matcher(header, getattr(m, field)))
     for name, sm in sorted(m.headers.items()):
@@ -83,8 +88,9 @@ def route_match(m: vs_pb2.HTTPMatchRequest | None) -> rc.RouteMatch:
     return out
 
 
-
-def _header_ops(ops: vs_pb2.Headers.HeaderOperations) -> tuple[list[base_pb2.HeaderValueOption], list[str]]:
+def _header_ops(
+    ops: vs_pb2.Headers.HeaderOperations,
+) -> tuple[list[base_pb2.HeaderValueOption], list[str]]:
     add: list[base_pb2.HeaderValueOption] = []
     for name, value in sorted(ops.set.items()):
         add.append(
@@ -178,7 +184,10 @@ class RouteBuilder:
         return naming.outbound_cluster(port, d.subset, host)
 
     def destination_cluster(
-        self, vs: ConfigObject, dest: vs_pb2.HTTPRouteDestination | vs_pb2.RouteDestination, path: str
+        self,
+        vs: ConfigObject,
+        dest: vs_pb2.HTTPRouteDestination | vs_pb2.RouteDestination,
+        path: str,
     ) -> str | None:
         primary = self.cluster_for(vs, dest.destination, f"{path}.destination")
         if primary is None or not dest.HasField("fallback"):
@@ -191,7 +200,9 @@ class RouteBuilder:
         sources.add(str(vs.key))
         return name
 
-    def http_routes(self, vs: ConfigObject, index: int, route: vs_pb2.HTTPRoute, *, port: int, gateway: str) -> list[rc.Route]:
+    def http_routes(
+        self, vs: ConfigObject, index: int, route: vs_pb2.HTTPRoute, *, port: int, gateway: str
+    ) -> list[rc.Route]:
         """Envoy routes for `spec.http[index]`, for a listener on `port` of `gateway`."""
         p = f"spec.http[{index}]"
         for field in _UNSUPPORTED:
@@ -230,7 +241,11 @@ class RouteBuilder:
             r.response_headers_to_remove.extend(remove)
         if route.HasField("redirect"):
             rd = route.redirect
-            action = rc.RedirectAction(response_code=_REDIRECT_CODES.get(rd.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY))
+            action = rc.RedirectAction(
+                response_code=_REDIRECT_CODES.get(
+                    rd.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY
+                )
+            )
             if rd.uri:
                 action.path_redirect = rd.uri
             if rd.authority:
@@ -311,4 +326,3 @@ def sources_of(routes: Iterable[rc.Route]) -> set[str]:
     for r in routes:
         out.update(v.string_value for v in r.metadata.filter_metadata["meshpilot"]["sources"].values)
     return out
-

@@ -1,0 +1,218 @@
+"""`meshpilot` — serve, translate, bootstrap."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from meshpilot import __version__
+
+
+class UsageError(Exception):
+    """A user mistake on the command line: printed as one line, exit code 2."""
+
+
+def _labels(values: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        k, sep, val = v.partition("=")
+        if not sep or not k:
+            raise UsageError(f"--label expects KEY=VALUE, got {v!r}")
+        out[k] = val
+    return out
+
+
+def cmd_serve(ns: argparse.Namespace) -> int:
+    from meshpilot.app.serve import ControlPlane, load_hook, split_address
+    from meshpilot.observe.log import configure
+    from meshpilot.sources.files import ConfigDirError, DirectorySource
+
+    configure(ns.log_level, json={"json": True, "console": False, "auto": None}[ns.log_format])
+    try:
+        split_address(ns.xds_address)
+        split_address(ns.admin_address)
+        source = DirectorySource(ns.config)
+    except (ValueError, ConfigDirError) as exc:
+        raise UsageError(str(exc)) from None
+    hook = load_hook(ns.test_translation_hook) if ns.test_translation_hook else None
+    try:
+        asyncio.run(ControlPlane(source, hook).run(ns.xds_address, ns.admin_address))
+    except OSError as exc:
+        raise UsageError(f"cannot start: {exc}") from None
+    return 0
+
+
+def cmd_translate(ns: argparse.Namespace) -> int:
+    from meshpilot.model.diagnostics import Severity
+    from meshpilot.model.loader import ConfigLoader
+    from meshpilot.model.proxy import ProxyIdError, parse_proxy
+    from meshpilot.sources.files import ConfigDirError, DirectorySource
+    from meshpilot.translator import translate_store
+    from meshpilot.translator.render import plain_all
+
+    try:
+        source = DirectorySource(ns.config)
+        proxy = parse_proxy(ns.node_id, {"LABELS": _labels(ns.label), "NAMESPACE": ns.namespace or ""})
+    except (ConfigDirError, ProxyIdError) as exc:
+        raise UsageError(str(exc)) from None
+    result = ConfigLoader().load(source.read())
+    t = translate_store(result.store, proxy)
+    doc = {
+        "node_id": proxy.node_id,
+        "listeners": plain_all(t.listeners),
+        "routes": plain_all(t.routes),
+        "clusters": plain_all(t.clusters),
+        "endpoints": plain_all(t.endpoints),
+    }
+    if ns.output == "json":
+        json.dump(doc, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        yaml.safe_dump(doc, sys.stdout, sort_keys=False, width=120)
+    problems = [*result.rejected, *result.warnings, *t.diagnostics]
+    for d in problems:
+        print(f"{getattr(d, 'severity', 'error')}: {d}", file=sys.stderr)
+    errors = len(result.rejected) + sum(d.severity == Severity.ERROR for d in t.diagnostics)
+    print(
+        f"{len(t.listeners)} listeners, {len(t.routes)} routes, {len(t.clusters)} clusters, "
+        f"{len(t.endpoints)} endpoints; {errors} errors, {len(problems) - errors} warnings",
+        file=sys.stderr,
+    )
+    return 1 if errors else 0
+
+
+def cmd_bootstrap(ns: argparse.Namespace) -> int:
+    from meshpilot.app.serve import split_address
+    from meshpilot.model.proxy import ProxyIdError, parse_proxy
+    from meshpilot.translator.bootstrap import bootstrap, node_id
+
+    labels = _labels(ns.label)
+    node = ns.node_id or node_id(ns.role, ns.ip, ns.pod or f"{ns.role}-1", ns.namespace)
+    try:
+        proxy = parse_proxy(node, {"LABELS": labels, "NAMESPACE": ns.namespace})
+        host, port = split_address(ns.xds_address)
+    except (ProxyIdError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    doc = bootstrap(
+        node=node,
+        cluster=ns.cluster or (labels.get("app") or proxy.pod),
+        namespace=proxy.namespace,
+        labels=labels,
+        xds_host=host,
+        xds_port=port,
+        admin_port=ns.admin_port,
+    )
+    text = json.dumps(doc, indent=2) + "\n" if ns.output == "json" else yaml.safe_dump(doc, sort_keys=False)
+    if ns.file:
+        with open(ns.file, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="meshpilot",
+        description="An xDS control plane for Envoy that speaks Istio's traffic API.",
+    )
+    p.add_argument("--version", action="version", version=f"meshpilot {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser(
+        "serve",
+        help="serve config from a directory of YAML to Envoy proxies over ADS",
+        description="Load Istio-style YAML from --config, serve it to Envoy over ADS (gRPC), "
+        "reload on change, and expose /metrics, /ready and /debug/* on the admin address.",
+    )
+    s.add_argument(
+        "--config", required=True, metavar="DIR", help="directory of YAML files (read recursively)"
+    )
+    s.add_argument(
+        "--xds-address",
+        default="127.0.0.1:15010",
+        metavar="HOST:PORT",
+        help="ADS gRPC address (default %(default)s)",
+    )
+    s.add_argument(
+        "--admin-address",
+        default="127.0.0.1:15014",
+        metavar="HOST:PORT",
+        help="admin HTTP address (default %(default)s)",
+    )
+    s.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    s.add_argument(
+        "--log-format",
+        default="auto",
+        choices=["auto", "json", "console"],
+        help="auto: JSON unless stdout is a terminal",
+    )
+    s.add_argument("--test-translation-hook", default="", help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_serve)
+
+    t = sub.add_parser(
+        "translate",
+        help="print the Envoy resources one proxy would get (offline)",
+        description="Translate a config directory for one proxy and print its listeners, routes, "
+        "clusters and endpoints. Diagnostics go to stderr; exit code 1 if there are errors.",
+    )
+    t.add_argument("--config", required=True, metavar="DIR")
+    t.add_argument(
+        "--node-id",
+        required=True,
+        help="Istio-style node id, e.g. router~10.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local",
+    )
+    t.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)"
+    )
+    t.add_argument("--namespace", default="", help="proxy namespace (default: from the node id)")
+    t.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
+    t.set_defaults(func=cmd_translate)
+
+    b = sub.add_parser(
+        "bootstrap",
+        help="print an Envoy bootstrap that connects a proxy to meshpilot",
+        description="Print an Envoy bootstrap (YAML or JSON) with the node identity, labels and "
+        "namespace meshpilot uses to pick the proxy's config, and an ADS connection to meshpilot.",
+    )
+    b.add_argument(
+        "--node-id",
+        default="",
+        help="full node id (default: built from --role, --ip, --pod, --namespace)",
+    )
+    b.add_argument("--role", default="router", choices=["router", "sidecar"])
+    b.add_argument("--ip", default="127.0.0.1")
+    b.add_argument("--pod", default="", help="pod or instance name (default: ROLE-1)")
+    b.add_argument("--namespace", default="default")
+    b.add_argument(
+        "--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)"
+    )
+    b.add_argument("--cluster", default="", help="Envoy service cluster name (default: label app or pod)")
+    b.add_argument("--xds-address", default="127.0.0.1:15010", metavar="HOST:PORT")
+    b.add_argument("--admin-port", type=int, default=15000)
+    b.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
+    b.add_argument("--file", default="", help="write to this file instead of stdout")
+    b.set_defaults(func=cmd_bootstrap)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    try:
+        code: int = ns.func(ns)
+    except UsageError as exc:
+        print(f"meshpilot {ns.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Config sources: the only config I/O."""
