@@ -98,6 +98,9 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
         return _DocResult(None, None, errors)
     assert isinstance(api_version, str) and isinstance(kind_name, str)
     kind = KINDS.get(kind_name)
+    group, slash, _ = api_version.rpartition("/")
+    if kind is not None and slash and group != kind.group:
+        kind = None  # the same kind name in another API group (e.g. the Gateway API's Gateway)
     if kind is None or api_version not in kind.api_versions:
         if api_version.split("/")[0] == ISTIO_GROUP and kind is None:
             known = ", ".join(k for k, v in KINDS.items() if v.group == ISTIO_GROUP)

@@ -1,0 +1,60 @@
+"""A config Envoy rejects: one `xds.nack` ERROR event, a metric, and Envoy keeps serving."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable
+
+from meshpilot.testing.echo import EchoServer
+from tests.integration.harness import Gateway, MeshpilotProcess, get, wait_routed, write
+from tests.integration.test_gateway_e2e import ROUTES, setup
+
+NACK_ME = """
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: nack-me, namespace: default}
+spec:
+  hosts: [nack-me.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 127.0.0.1}]
+"""
+
+CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+
+
+def test_nack_is_logged_counted_and_envoy_keeps_the_last_good_config(
+    tmp_path: pathlib.Path,
+    echo: Callable[[str], EchoServer],
+    meshpilot: Callable[..., MeshpilotProcess],
+    gateway: Callable[..., Gateway],
+) -> None:
+    cfg, port, _ = setup(tmp_path, echo)
+    mp = meshpilot(cfg, hook="tests.integration.hooks:negative_timeout_for_nack_me")
+    gw = gateway(mp.xds_port, port)
+    assert get(port, "/") == (200, "v1")
+    # One change that Envoy rejects (the hooked cluster) together with a routing change.
+    write(cfg / "nack.yaml", NACK_ME)
+    write(cfg / "routes.yaml", ROUTES.format(default="v2"))
+    nack = mp.wait_event("xds.nack")
+    assert nack["level"] == "error"
+    assert nack["node_id"] == gw.node_id
+    assert nack["type_url"] == CDS
+    assert "Expected positive duration" in nack["error"], nack["error"]
+    assert nack["nonce"] and nack["version"]
+    assert nack["version"] != nack["current_version"]
+    assert mp.metric("meshpilot_xds_rejects_total", 'type="CDS"') == 1.0
+    # Envoy keeps serving with what it has; the CDS it rejected is not applied.
+    assert get(port, "/", {"x-version": "v2"}) == (200, "v2")
+    dump = gw.envoy.config_dump("dynamic_active_clusters")
+    names = {c["cluster"]["name"] for c in dump["configs"]}
+    assert not any("nack-me" in n for n in names)
+    # Exactly one NACK event for one rejected push (the same content is not re-sent).
+    assert len(mp.events("xds.nack")) == 1
+    # Fixing the config: the next push is accepted.
+    (cfg / "nack.yaml").unlink()
+    wait_routed(port, "v2")
+    mp.wait_event(
+        "xds.ack",
+        lambda e: e["type_url"] == CDS and e["version"] != nack["version"] and e["node_id"] == gw.node_id,
+    )
