@@ -23,7 +23,7 @@ env: $(BIN)/meshpilot $(ENVOY_BIN)
 
 ## make run: meshpilot on examples/ with a real Envoy gateway and two example upstreams
 run: env
-	$(BIN)/python -m meshpilot.cli.demo_gateway --config examples
+	$(BIN)/python examples/run_gateway.py
 
 ## make test: lint, types, generated-code freshness, then the whole suite with real Envoy
 test: env lint typecheck check-protos
