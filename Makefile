@@ -30,8 +30,8 @@ test: env lint typecheck check-protos
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: $(BIN)/meshpilot
-	$(BIN)/ruff check meshpilot tests tools bench
-	$(BIN)/ruff format --check meshpilot tests tools bench
+	$(BIN)/ruff check meshpilot tests tools bench examples
+	$(BIN)/ruff format --check meshpilot tests tools bench examples
 	$(BIN)/lint-imports
 
 typecheck: $(BIN)/meshpilot

@@ -53,22 +53,27 @@ def main() -> int:
         return 2
     work = pathlib.Path(tempfile.mkdtemp(prefix="meshpilot-run-"))
     echoes = [EchoServer("echo-v1", 18081).start(), EchoServer("echo-v2", 18082).start()]
-    print(f"[1/3] echo upstreams: v1 on 127.0.0.1:18081, v2 on 127.0.0.1:18082")
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "meshpilot.cli.main", "serve", "--config", ns.config,
-         "--xds-address", f"127.0.0.1:{ns.xds_port}", "--admin-address", f"127.0.0.1:{ns.admin_port}"],
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )  # fmt: skip
+    print("[1/3] echo upstreams: v1 on 127.0.0.1:18081, v2 on 127.0.0.1:18082")
+    cmd = [sys.executable, "-m", "meshpilot.cli.main", "serve", "--config", ns.config]
+    cmd += ["--xds-address", f"127.0.0.1:{ns.xds_port}", "--admin-address", f"127.0.0.1:{ns.admin_port}"]
+    serve = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     envoy: Envoy | None = None
     try:
-        wait_for(lambda: serve.poll() is None and http_get(f"http://127.0.0.1:{ns.admin_port}/ready", timeout=1)[0] == 200,
-                 30, "meshpilot /ready")  # fmt: skip
+        ready = f"http://127.0.0.1:{ns.admin_port}/ready"
+        wait_for(
+            lambda: serve.poll() is None and http_get(ready, timeout=1)[0] == 200, 30, "meshpilot /ready"
+        )
         print(f"[2/3] meshpilot serving {ns.config} on 127.0.0.1:{ns.xds_port} (admin :{ns.admin_port})")
         node = node_id("router", "127.0.0.1", "ingressgateway-1", "istio-system")
-        boot = bootstrap(node=node, cluster="ingressgateway", namespace="istio-system",
-                         labels={"istio": "ingressgateway"}, xds_host="127.0.0.1", xds_port=ns.xds_port,
-                         admin_port=ns.envoy_admin_port)  # fmt: skip
+        boot = bootstrap(
+            node=node,
+            cluster="ingressgateway",
+            namespace="istio-system",
+            labels={"istio": "ingressgateway"},
+            xds_host="127.0.0.1",
+            xds_port=ns.xds_port,
+            admin_port=ns.envoy_admin_port,
+        )
         (work / "bootstrap.json").write_text(json.dumps(boot, indent=2))
         envoy = Envoy(
             str(work / "bootstrap.json"),
@@ -78,17 +83,15 @@ def main() -> int:
         )
         envoy.wait_ready()
         wait_for(lambda: upstream("/hello", {}).startswith("200"), 30, "the gateway route")
-        print(
-            f"[3/3] Envoy {envoy_bin} gateway on :{GATEWAY_PORT} (admin :{ns.envoy_admin_port}, log {work}/envoy.log)\n"
-        )
+        print(f"[3/3] Envoy gateway on :{GATEWAY_PORT} (admin :{ns.envoy_admin_port}, log {work}/envoy.log)")
+        print(f"      binary {envoy_bin}\n")
         results = []
         for what, path, headers in TRIES:
             hdr = " ".join(f"-H '{k}: {v}'" for k, v in headers.items())
             got = upstream(path, headers)
             results.append(got)
-            print(
-                f"  curl {hdr + ' ' if hdr else ''}http://127.0.0.1:{GATEWAY_PORT}{path}\n    # {what}: {got}"
-            )
+            print(f"  curl {hdr + ' ' if hdr else ''}http://127.0.0.1:{GATEWAY_PORT}{path}")
+            print(f"    # {what}: {got}")
         print(
             f"\n  for i in $(seq 20); do curl -s http://127.0.0.1:{GATEWAY_PORT}/canary | head -c 20; echo; done"
             "\n    # weighted 80/20 between v1 and v2"

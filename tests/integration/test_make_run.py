@@ -13,8 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_run_gateway_example_routes_as_documented() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "run_gateway.py"), "--check",
-         "--xds-port", str(free_port()), "--admin-port", str(free_port()), "--envoy-admin-port", str(free_port())],
+        [sys.executable, str(ROOT / "examples" / "run_gateway.py"), "--check", "--xds-port", str(free_port()),
+         "--admin-port", str(free_port()), "--envoy-admin-port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=120,
