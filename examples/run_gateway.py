@@ -93,7 +93,8 @@ def main() -> int:
             print(f"  curl {hdr + ' ' if hdr else ''}http://127.0.0.1:{GATEWAY_PORT}{path}")
             print(f"    # {what}: {got}")
         print(
-            f"\n  for i in $(seq 20); do curl -s http://127.0.0.1:{GATEWAY_PORT}/canary | head -c 20; echo; done"
+            f"\n  for i in $(seq 20); do curl -s http://127.0.0.1:{GATEWAY_PORT}/canary | head -c 20; echo; "
+            "done"
             "\n    # weighted 80/20 between v1 and v2"
             f"\n  curl http://127.0.0.1:{ns.admin_port}/debug/config_dump?node={node}"
             f"\n  curl http://127.0.0.1:{ns.admin_port}/metrics"
