@@ -84,6 +84,14 @@ class _DocResult:
     ignored: str = ""
 
 
+def _key_guess(kind: str, meta: Any) -> ConfigKey | None:
+    """The object a broken document means, when it can be told, so its last good version stays."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        return None
+    namespace = meta.get("namespace") or DEFAULT_NAMESPACE
+    return ConfigKey(kind, namespace, meta["name"]) if isinstance(namespace, str) else None
+
+
 def decode_document(doc: Any, source: Source) -> _DocResult:
     """Decode one document into a ConfigObject, or say why not."""
     if not isinstance(doc, dict):
@@ -111,7 +119,7 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
             )
         if kind is not None:
             return _DocResult(
-                None,
+                _key_guess(kind.name, doc.get("metadata")),
                 None,
                 [
                     FieldError(

@@ -358,3 +358,23 @@ def test_results_are_independent_of_file_order() -> None:
     assert forward.warnings == backward.warnings
     assert list(forward.store.objects) == list(backward.store.objects)
     assert forward.store.revision == backward.store.revision
+
+
+def test_apiversion_typo_keeps_the_last_good_version() -> None:
+    from meshpilot.model.loader import ConfigLoader
+
+    good = (
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\n"
+        "spec: {host: r, subsets: [{name: v1, labels: {version: v1}}]}\n"
+    )
+    loader = ConfigLoader()
+    first = loader.load({"a.yaml": good})
+    second = loader.load({"a.yaml": good.replace("networking.istio.io/v1", "networking.istio.io/v9")})
+    (key,) = first.store.objects
+    assert second.kept == (key,)
+    assert second.store.get(key) is first.store.get(key)
+    assert [str(d) for d in second.rejected] == [
+        "a.yaml doc 1 DestinationRule default/r: apiVersion: unsupported apiVersion 'networking.istio.io/v9' "
+        "for DestinationRule; expected one of networking.istio.io/v1, networking.istio.io/v1beta1, "
+        "networking.istio.io/v1alpha3"
+    ]
