@@ -200,11 +200,31 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
     return _DocResult(key, obj, [])
 
 
+def _decode_file(path: str, text: str) -> list[tuple[Source, _DocResult]] | Diagnostic:
+    """Every non-empty document of a file, decoded; or one Diagnostic if it is not YAML."""
+    try:
+        docs = parse_documents(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return Diagnostic(Severity.ERROR, "", "", f"not valid YAML{where}: {problem}", where=path)
+    out = []
+    for index, doc in enumerate(docs, start=1):
+        if doc is not None:
+            source = Source(path, index)
+            out.append((source, decode_document(doc, source)))
+    return out
+
+
 class ConfigLoader:
     """Holds the last good version of every object across loads."""
 
     def __init__(self) -> None:
         self._last_good: dict[ConfigKey, ConfigObject] = {}
+        # Decoded documents of each file, reused while the file's text is unchanged, so an
+        # edit costs work proportional to the files that changed.
+        self._file_cache: dict[str, tuple[str, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
 
     def load(self, files: Mapping[str, str]) -> LoadResult:
         """Build the next store from the full set of files (display path -> text)."""
@@ -220,25 +240,22 @@ class ConfigLoader:
                 result[key] = old
                 kept.append(key)
 
+        file_cache: dict[str, tuple[str, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
         for path in sorted(files):
-            try:
-                docs = parse_documents(files[path])
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-                rejected.append(
-                    Diagnostic(Severity.ERROR, "", "", f"not valid YAML{where}: {problem}", where=path)
-                )
+            cached = self._file_cache.get(path)
+            decoded = (
+                cached[1]
+                if cached is not None and cached[0] == files[path]
+                else _decode_file(path, files[path])
+            )
+            file_cache[path] = (files[path], decoded)
+            if isinstance(decoded, Diagnostic):
+                rejected.append(decoded)
                 for key, old in self._last_good.items():
                     if old.source.file == path:
                         keep_last_good(key)
                 continue
-            for index, doc in enumerate(docs, start=1):
-                if doc is None:
-                    continue
-                source = Source(path, index)
-                res = decode_document(doc, source)
+            for source, res in decoded:
                 obj_name = str(res.key) if res.key else ""
                 if res.ignored:
                     warnings.append(Diagnostic(Severity.WARNING, obj_name, "", res.ignored, str(source)))
@@ -263,4 +280,5 @@ class ConfigLoader:
                 elif res.key is not None:
                     keep_last_good(res.key)
         self._last_good = dict(result)
+        self._file_cache = file_cache
         return LoadResult(ConfigStore(result.values()), tuple(rejected), tuple(warnings), tuple(kept))

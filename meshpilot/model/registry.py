@@ -123,13 +123,39 @@ class ServiceRegistry:
         return self.services.get(hostname)
 
 
+class _WorkloadIndex:
+    """WorkloadEntries by namespace and label, so selecting costs O(matches), not O(workloads)."""
+
+    def __init__(self, store: ConfigStore) -> None:
+        self._by_label: dict[tuple[str, str, str], list[int]] = {}
+        self._entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey]] = []
+        for o in store.of_kind("WorkloadEntry"):
+            assert isinstance(o.spec, workload_entry_pb2.WorkloadEntry)
+            idx = len(self._entries)
+            self._entries.append((o.spec, o.key))
+            for k, v in o.spec.labels.items():
+                self._by_label.setdefault((o.namespace, k, v), []).append(idx)
+
+    def select(
+        self, namespace: str, selector: Mapping[str, str]
+    ) -> list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]]:
+        postings = [self._by_label.get((namespace, k, v), []) for k, v in selector.items()]
+        if not postings:
+            return []
+        postings.sort(key=len)
+        candidates = postings[0]
+        out: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]] = []
+        for i in candidates:
+            we, key = self._entries[i]
+            if _selected(we.labels, selector):
+                out.append((we, key))
+        return out
+
+
 def build_registry(store: ConfigStore) -> ServiceRegistry:
     diagnostics: list[Diagnostic] = []
     services: dict[str, Service] = {}
-    workloads: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey, str]] = []
-    for o in store.of_kind("WorkloadEntry"):
-        assert isinstance(o.spec, workload_entry_pb2.WorkloadEntry)
-        workloads.append((o.spec, o.key, o.namespace))
+    workloads = _WorkloadIndex(store)
 
     def add(svc: Service) -> None:
         existing = services.get(svc.hostname)
@@ -162,15 +188,7 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
             )
             for p in spec.ports
         )
-        selected = (
-            [
-                (we, key)
-                for we, key, ns in workloads
-                if ns == obj.namespace and _selected(we.labels, spec.selector)
-            ]
-            if spec.selector
-            else []
-        )
+        selected = workloads.select(obj.namespace, spec.selector) if spec.selector else []
         add(
             Service(
                 hostname=kube_hostname(obj.name, obj.namespace),
@@ -179,7 +197,7 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
                 resolution="EDS",
                 mesh_external=False,
                 source=obj.key,
-                endpoints=_endpoints_for(ports, selected),  # type: ignore[arg-type]
+                endpoints=_endpoints_for(ports, selected),
             )
         )
 
@@ -193,10 +211,7 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
         )
         entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]]
         if se.HasField("workload_selector"):
-            sel = se.workload_selector.labels
-            entries = [
-                (we, key) for we, key, ns in workloads if ns == obj.namespace and _selected(we.labels, sel)
-            ]
+            entries = workloads.select(obj.namespace, se.workload_selector.labels)
         else:
             entries = [(we, None) for we in se.endpoints]
         resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS", SE.NONE: "NONE"}.get(se.resolution, "EDS")
