@@ -166,8 +166,8 @@ def main() -> None:
     print("|" + "---|" * len(cols))
     for n in (int(x) for x in ns.sizes.split(",")):
         row = bench_size(n, ns.repeat)
-        print("| " + " | ".join(f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols) + " |",
-              flush=True)  # fmt: skip
+        cells = [f"{row[c]:.1f}" if isinstance(row[c], float) else str(row[c]) for c in cols]
+        print("| " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":
