@@ -298,7 +298,8 @@ CASES: list[tuple[str, str, list[str]]] = [
             spec: {hosts: [reviews]}
             """),
         [
-            "routes.yaml doc 1 VirtualService default/reviews: apiVersion: unsupported apiVersion 'networking.istio.io/v2' for "
+            "routes.yaml doc 1 VirtualService default/reviews: apiVersion: "
+            "unsupported apiVersion 'networking.istio.io/v2' for "
             f"VirtualService; expected one of {ISTIO_VERSIONS}"
         ],
     ),
@@ -311,7 +312,8 @@ CASES: list[tuple[str, str, list[str]]] = [
             spec: {}
             """),
         [
-            "routes.yaml doc 1 Gateway default/gw: apiVersion: unsupported apiVersion 'networking.istio.io' for "
+            "routes.yaml doc 1 Gateway default/gw: apiVersion: "
+            "unsupported apiVersion 'networking.istio.io' for "
             f"Gateway; expected one of {ISTIO_VERSIONS}"
         ],
     ),
