@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 ENVOY_VENV := .venv-envoy
 BIN := $(VENV)/bin
-ENVOY_BIN ?= $(abspath $(ENVOY_VENV))/lib/python3.11/site-packages/envoy/_bin/envoy
+PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+ENVOY_BIN ?= $(abspath $(ENVOY_VENV))/lib/python$(PYVER)/site-packages/envoy/_bin/envoy
 export ENVOY_BIN
 
-.PHONY: run test lint typecheck check-protos protos goldens unit integration bench clean
+.PHONY: run test env lint typecheck check-protos protos goldens bench clean
 
 $(BIN)/meshpilot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -211,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `meshpilot translate ... | head`
+        sys.stderr.close()
+        return 0
     return code
 
 
