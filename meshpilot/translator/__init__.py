@@ -52,6 +52,7 @@ def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
     diagnostics.extend(builder.diagnostics)
     primaries = {children[0] for children, _ in builder.fallbacks.values()}
     cs = build_service_clusters(ctx, proxy, ctx.registry.services.values(), primaries)
+    diagnostics.extend(cs.diagnostics)
     for name, (children, sources) in builder.fallbacks.items():
         present = [c for c in children if c in cs.clusters]
         if len(present) < len(children):

@@ -18,7 +18,7 @@ from envoy.extensions.clusters.aggregate.v3 import cluster_pb2 as aggregate_pb2
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf import wrappers_pb2
 
-from meshpilot.model.diagnostics import Diagnostic
+from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.proxy import Proxy
 from meshpilot.model.registry import Endpoint, Service, ServicePort
 from meshpilot.translator import naming
@@ -30,6 +30,7 @@ from meshpilot.translator.envoy import (
     socket_address,
     to_any,
 )
+from meshpilot.translator.policy import apply_policy
 
 CONNECT_TIMEOUT_S = 10  # istiod's default connectTimeout
 _UNLIMITED = 4294967295
@@ -142,6 +143,18 @@ def build_service_clusters(
             for subset_name, eps, sources in variants:
                 name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
                 c = _base_cluster(name, svc, port, subset_name, sources)
+                policy = ctx.policy(svc.hostname, subset_name, port.number, proxy.namespace)
+                for message in apply_policy(c, policy, port.protocol in HTTP2_PROTOCOLS):
+                    assert dr is not None
+                    out.diagnostics.append(
+                        Diagnostic(
+                            Severity.WARNING,
+                            str(dr.key),
+                            "spec.trafficPolicy",
+                            f"{name}: {message}",
+                            str(dr.source),
+                        )
+                    )
                 if svc.resolution == "DNS":
                     if not eps and not svc.endpoints.get(port.number):
                         eps = [
@@ -152,7 +165,7 @@ def build_service_clusters(
                             )
                         ]
                     c.load_assignment.CopyFrom(load_assignment(name, eps))
-                elif svc.resolution == "EDS":
+                elif c.type == cluster_pb2.Cluster.EDS:
                     over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
                     out.endpoints[name] = load_assignment(name, eps, overprovisioning=over)
                 out.clusters[name] = c

@@ -10,6 +10,7 @@ from meshpilot.model.diagnostics import Diagnostic
 from meshpilot.model.objects import ConfigObject
 from meshpilot.model.registry import ServiceRegistry, build_registry, resolve_short_name
 from meshpilot.model.store import ConfigStore
+from meshpilot.translator.policy import merge_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,20 @@ class MeshContext:
                 if dr.namespace == ns:
                     return dr
         return candidates[0]
+
+    def policy(
+        self, host: str, subset: str, port: int, proxy_namespace: str
+    ) -> destination_rule_pb2.TrafficPolicy:
+        """The effective traffic policy of `outbound|port|subset|host` (Istio's merge order)."""
+        dr = self.destination_rule(host, proxy_namespace)
+        if dr is None:
+            return destination_rule_pb2.TrafficPolicy()
+        spec = dr.spec
+        assert isinstance(spec, destination_rule_pb2.DestinationRule)
+        top = spec.traffic_policy if spec.HasField("traffic_policy") else None
+        sub = next((s for s in spec.subsets if s.name == subset), None) if subset else None
+        sub_policy = sub.traffic_policy if sub is not None and sub.HasField("traffic_policy") else None
+        return merge_policy(top, sub_policy, port)
 
     def subsets(self, host: str, proxy_namespace: str) -> tuple[destination_rule_pb2.Subset, ...]:
         dr = self.destination_rule(host, proxy_namespace)

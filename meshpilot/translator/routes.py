@@ -29,6 +29,7 @@ from meshpilot.model.registry import resolve_short_name
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
 from meshpilot.translator.envoy import attribution, duration, to_any
+from meshpilot.translator.policy import hash_policies, same_hash_policies
 
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
 _REDIRECT_CODES = {
@@ -183,6 +184,16 @@ class RouteBuilder:
             self.warn(vs, f"{path}.subset", f"no DestinationRule defines subset {d.subset!r} for {host}")
         return naming.outbound_cluster(port, d.subset, host)
 
+    def hash_policy_for(self, cluster: str) -> list[rc.RouteAction.HashPolicy]:
+        """consistentHash of the destination's DestinationRule, as route hash policies."""
+        if cluster.startswith("fallback|"):
+            cluster = "outbound|" + "|".join(cluster.split("|")[1:4])
+        parsed = naming.parse_outbound_cluster(cluster)
+        if parsed is None:
+            return []
+        port, subset, host = parsed
+        return hash_policies(self.ctx.policy(host, subset, port, self.proxy.namespace))
+
     def destination_cluster(
         self,
         vs: ConfigObject,
@@ -275,6 +286,7 @@ class RouteBuilder:
             if cluster is None:
                 return None
             ra.cluster = cluster
+            ra.hash_policy.extend(self.hash_policy_for(cluster))
             if d.HasField("headers"):
                 add, remove = _header_ops(d.headers.request)
                 r.request_headers_to_add.extend(add)
@@ -296,6 +308,9 @@ class RouteBuilder:
                     add, remove = _header_ops(d.headers.response)
                     cw.response_headers_to_add.extend(add)
                     cw.response_headers_to_remove.extend(remove)
+            ra.hash_policy.extend(
+                same_hash_policies(self.hash_policy_for(w.name) for w in ra.weighted_clusters.clusters)
+            )
         if route.HasField("rewrite"):
             rw = route.rewrite
             if rw.uri:
