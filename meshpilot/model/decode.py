@@ -7,6 +7,8 @@ are collected rather than the first one only.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import difflib
 import math
@@ -279,10 +281,13 @@ def _scalar(field: Field, value: Any, path: str, errors: list[FieldError], what:
             return None
         return value
     if t == FD.TYPE_BYTES:
-        if not isinstance(value, str):
-            errors.append(FieldError(path, f"expected {noun}string, got {describe(value)}"))
-            return None
-        return value.encode()
+        # Protobuf's JSON mapping (and Istio's): bytes are base64.
+        try:
+            return base64.b64decode(value, validate=True) if isinstance(value, str) else None
+        except binascii.Error:
+            pass
+        errors.append(FieldError(path, f"expected base64-encoded bytes, got {describe(value)}"))
+        return None
     if t == FD.TYPE_ENUM:
         names = [v.name for v in field.enum_type.values]
         if isinstance(value, str) and value in names:

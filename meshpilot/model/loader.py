@@ -153,7 +153,7 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
             None,
             [FieldError("metadata", f"expected a mapping with name, got {describe(meta)}")],
         )
-    name, namespace = meta.get("name"), meta.get("namespace", DEFAULT_NAMESPACE)
+    name, namespace = meta.get("name"), meta.get("namespace") or DEFAULT_NAMESPACE
     if not isinstance(name, str):
         return _DocResult(None, None, [FieldError("metadata.name", f"expected string, got {describe(name)}")])
     if not isinstance(namespace, str):
@@ -200,8 +200,20 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
     return _DocResult(key, obj, [])
 
 
-def _decode_file(path: str, text: str) -> list[tuple[Source, _DocResult]] | Diagnostic:
+def _decode_file(path: str, content: str | bytes) -> list[tuple[Source, _DocResult]] | Diagnostic:
     """Every non-empty document of a file, decoded; or one Diagnostic if it is not YAML."""
+    if isinstance(content, bytes):
+        try:
+            content = content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Diagnostic(
+                Severity.ERROR,
+                "",
+                "",
+                f"not UTF-8 text: byte 0x{content[exc.start]:02x} at offset {exc.start}",
+                path,
+            )
+    text = content
     try:
         docs = parse_documents(text)
     except yaml.YAMLError as exc:
@@ -224,10 +236,10 @@ class ConfigLoader:
         self._last_good: dict[ConfigKey, ConfigObject] = {}
         # Decoded documents of each file, reused while the file's text is unchanged, so an
         # edit costs work proportional to the files that changed.
-        self._file_cache: dict[str, tuple[str, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
+        self._file_cache: dict[str, tuple[str | bytes, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
 
-    def load(self, files: Mapping[str, str]) -> LoadResult:
-        """Build the next store from the full set of files (display path -> text)."""
+    def load(self, files: Mapping[str, str | bytes]) -> LoadResult:
+        """Build the next store from the full set of files (display path -> text or bytes)."""
         rejected: list[Diagnostic] = []
         warnings: list[Diagnostic] = []
         kept: list[ConfigKey] = []
@@ -240,7 +252,7 @@ class ConfigLoader:
                 result[key] = old
                 kept.append(key)
 
-        file_cache: dict[str, tuple[str, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
+        file_cache: dict[str, tuple[str | bytes, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
         for path in sorted(files):
             cached = self._file_cache.get(path)
             decoded = (

@@ -8,6 +8,7 @@ Hostnames follow Istio: a Kubernetes Service `reviews` in `default` is
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections.abc import Mapping
 
 from meshpilot.api.kube.v1 import service_pb2
@@ -42,7 +43,7 @@ class Service:
     hostname: str
     namespace: str
     ports: tuple[ServicePort, ...]
-    resolution: str  # "EDS" (static endpoints), "DNS", "NONE"
+    resolution: str  # "EDS" (static endpoints), "DNS", "DNS_ROUND_ROBIN", "NONE"
     mesh_external: bool
     source: ConfigKey
     # Endpoints per service port number.
@@ -152,12 +153,43 @@ class _WorkloadIndex:
         return out
 
 
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return address.startswith("unix://")
+    return True
+
+
+def _only_ip_endpoints(svc: Service, diagnostics: list[Diagnostic]) -> Service:
+    """EDS needs IP (or unix://) endpoints; a DNS name there would make Envoy reject the update."""
+    if svc.resolution not in ("EDS", "NONE"):
+        return svc
+    kept: dict[int, tuple[Endpoint, ...]] = {}
+    for port, eps in svc.endpoints.items():
+        good = tuple(e for e in eps if _is_ip(e.address))
+        for e in eps:
+            if not _is_ip(e.address):
+                diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        str(e.source or svc.source),
+                        "spec.address",
+                        f"address {e.address} is not an IP address; endpoint of {svc.hostname} ignored "
+                        "(a ServiceEntry with resolution DNS resolves names)",
+                    )
+                )
+        kept[port] = good
+    return dataclasses.replace(svc, endpoints=kept)
+
+
 def build_registry(store: ConfigStore) -> ServiceRegistry:
     diagnostics: list[Diagnostic] = []
     services: dict[str, Service] = {}
     workloads = _WorkloadIndex(store)
 
     def add(svc: Service) -> None:
+        svc = _only_ip_endpoints(svc, diagnostics)
         existing = services.get(svc.hostname)
         if existing is not None:
             diagnostics.append(
@@ -214,9 +246,9 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
             entries = workloads.select(obj.namespace, se.workload_selector.labels)
         else:
             entries = [(we, None) for we in se.endpoints]
-        resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS", SE.NONE: "NONE"}.get(se.resolution, "EDS")
-        if resolution == "DNS" and not entries:
-            entries = []  # DNS on the hosts themselves is handled by the translator
+        resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS_ROUND_ROBIN", SE.NONE: "NONE"}.get(
+            se.resolution, "EDS"
+        )
         for host in se.hosts:
             add(
                 Service(

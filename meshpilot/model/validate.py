@@ -52,6 +52,9 @@ Errors = list[FieldError]
 
 
 def check_regex(pattern: str, path: str, errors: Errors) -> None:
+    if not pattern:
+        errors.append(FieldError(path, "regex must not be empty"))
+        return
     try:
         re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
@@ -157,6 +160,13 @@ def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
             if ns and ns not in ("*", ".") and not _DNS1123_LABEL.match(ns):
                 errors.append(FieldError(f"{p}.hosts[{j}]", f"invalid namespace {ns!r} in {host!r}"))
             check_fqdn(h, f"{p}.hosts[{j}]", errors)
+        if server.bind and not server.bind.startswith("unix://"):
+            try:
+                ipaddress.ip_address(server.bind)
+            except ValueError:
+                errors.append(
+                    FieldError(f"{p}.bind", f"expected an IP address or unix:// path, got {server.bind!r}")
+                )
         if server.name:
             if server.name in names:
                 errors.append(
@@ -218,10 +228,22 @@ def _check_weights(dests: Iterable[Message], path: str, errors: Errors) -> None:
 def _check_headers(h: virtual_service_pb2.Headers, path: str, errors: Errors) -> None:
     for side in ("request", "response"):
         ops = getattr(h, side)
-        for op in ("set", "add"):
-            for name in getattr(ops, op):
-                if not _HEADER_NAME.match(name.lower()):
-                    errors.append(FieldError(f"{path}.{side}.{op}.{name}", "invalid header name"))
+        for op in ("set", "add", "remove"):
+            for i, name in enumerate(getattr(ops, op)):
+                where = f"{path}.{side}.{op}[{i}]" if op == "remove" else f"{path}.{side}.{op}.{name}"
+                lower = name.lower()
+                if not _HEADER_NAME.match(lower):
+                    errors.append(FieldError(where, "invalid header name"))
+                elif (lower == "host" or lower.startswith(":")) and not (
+                    side == "request" and op == "set" and lower in ("host", ":authority")
+                ):
+                    errors.append(
+                        FieldError(
+                            where,
+                            f"{name} cannot be modified (Envoy refuses it); "
+                            "set request host or :authority, or use rewrite.authority",
+                        )
+                    )
 
 
 def _check_match(m: virtual_service_pb2.HTTPMatchRequest, p: str, errors: Errors) -> None:
@@ -475,6 +497,16 @@ def validate_service_entry(spec: service_entry_pb2.ServiceEntry) -> Errors:
             FieldError("spec.endpoints", "required when resolution is STATIC (or set workloadSelector)")
         )
     dns = spec.resolution in (SE.DNS, SE.DNS_ROUND_ROBIN)
+    if dns and not spec.endpoints:
+        for i, h in enumerate(spec.hosts):
+            if h.startswith("*"):
+                errors.append(
+                    FieldError(f"spec.hosts[{i}]", "a wildcard host cannot be resolved by DNS; add endpoints")
+                )
+    if spec.resolution == SE.DNS_ROUND_ROBIN and len(spec.endpoints) > 1:
+        errors.append(
+            FieldError("spec.endpoints", "resolution DNS_ROUND_ROBIN allows at most one endpoint (use DNS)")
+        )
     for i, we in enumerate(spec.endpoints):
         _check_workload_entry(we, f"spec.endpoints[{i}]", errors, hostname_ok=dns)
     for i, addr in enumerate(spec.addresses):

@@ -42,13 +42,12 @@ class DirectorySource:
             out[str(p.relative_to(self.root))] = (st.st_mtime_ns, st.st_size)
         return out
 
-    def read(self) -> dict[str, str]:
-        """Display path (relative to the root) -> text. Undecodable bytes become U+FFFD,
-        which the YAML parser then reports for that file alone."""
-        out: dict[str, str] = {}
+    def read(self) -> dict[str, str | bytes]:
+        """Display path (relative to the root) -> raw bytes (the loader decodes and reports)."""
+        out: dict[str, str | bytes] = {}
         for p in self._files():
             try:
-                out[str(p.relative_to(self.root))] = p.read_bytes().decode("utf-8", errors="replace")
+                out[str(p.relative_to(self.root))] = p.read_bytes()
             except FileNotFoundError:
                 continue
         return out

@@ -19,7 +19,7 @@ from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf import wrappers_pb2
 
 from meshpilot.model.diagnostics import Diagnostic, Severity
-from meshpilot.model.proxy import Proxy
+from meshpilot.model.proxy import ROUTER, Proxy
 from meshpilot.model.registry import Endpoint, Service, ServicePort
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
@@ -35,6 +35,7 @@ from meshpilot.translator.policy import apply_policy
 CONNECT_TIMEOUT_S = 10  # istiod's default connectTimeout
 _UNLIMITED = 4294967295
 HTTP2_PROTOCOLS = {"HTTP2", "GRPC"}
+DNS_RESOLUTIONS = ("DNS", "DNS_ROUND_ROBIN")
 # Overprovisioning factor (percent) for subsets that have a fallback: with Envoy's default of
 # 140, an aggregate cluster spills part of the traffic to the fallback as soon as fewer than
 # ~71% of the primary's endpoints are healthy. ASM's fallback moves traffic only when the
@@ -80,7 +81,7 @@ def _subset_endpoints(eps: Iterable[Endpoint], labels: Mapping[str, str]) -> lis
 
 
 def _base_cluster(
-    name: str, svc: Service, port: ServicePort, subset: str, sources: list[str]
+    proxy_type: str, name: str, svc: Service, port: ServicePort, subset: str, sources: list[str]
 ) -> cluster_pb2.Cluster:
     c = cluster_pb2.Cluster(
         name=name,
@@ -108,11 +109,14 @@ def _base_cluster(
         c.typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].CopyFrom(
             to_any(opts)
         )
-    if svc.resolution == "DNS":
-        c.type = cluster_pb2.Cluster.STRICT_DNS
+    if svc.resolution in DNS_RESOLUTIONS:
+        # istiod: DNS -> STRICT_DNS (every address), DNS_ROUND_ROBIN -> LOGICAL_DNS (one at a time).
+        c.type = (
+            cluster_pb2.Cluster.STRICT_DNS if svc.resolution == "DNS" else cluster_pb2.Cluster.LOGICAL_DNS
+        )
         c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
         c.respect_dns_ttl = True
-    elif svc.resolution == "NONE":
+    elif svc.resolution == "NONE" and proxy_type != ROUTER:
         c.type = cluster_pb2.Cluster.ORIGINAL_DST
         c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
     else:
@@ -142,7 +146,7 @@ def build_service_clusters(
                 )
             for subset_name, eps, sources in variants:
                 name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
-                c = _base_cluster(name, svc, port, subset_name, sources)
+                c = _base_cluster(proxy.type, name, svc, port, subset_name, sources)
                 policy = ctx.policy(svc.hostname, subset_name, port.number, proxy.namespace)
                 for message in apply_policy(c, policy, port.protocol in HTTP2_PROTOCOLS):
                     assert dr is not None
@@ -155,7 +159,7 @@ def build_service_clusters(
                             str(dr.source),
                         )
                     )
-                if svc.resolution == "DNS":
+                if svc.resolution in DNS_RESOLUTIONS:
                     if not eps and not svc.endpoints.get(port.number):
                         eps = [
                             Endpoint(

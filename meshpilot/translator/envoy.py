@@ -23,6 +23,9 @@ def duration(seconds: float = 0, nanos_total: int | None = None) -> duration_pb2
 
 
 def socket_address(address: str, port: int) -> address_pb2.Address:
+    """A TCP address, or a Unix domain socket for `unix:///path` (as Istio's WorkloadEntry)."""
+    if address.startswith("unix://"):
+        return address_pb2.Address(pipe=address_pb2.Pipe(path=address.removeprefix("unix://")))
     return address_pb2.Address(socket_address=address_pb2.SocketAddress(address=address, port_value=port))
 
 

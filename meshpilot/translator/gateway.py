@@ -27,6 +27,7 @@ from meshpilot.api.networking.v1 import gateway_pb2, virtual_service_pb2
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.objects import ConfigObject
 from meshpilot.model.proxy import Proxy
+from meshpilot.model.registry import resolve_short_name
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
 from meshpilot.translator.envoy import ads_config_source, attribution, socket_address, to_any
@@ -81,7 +82,7 @@ def more_specific(a: str, b: str) -> str:
 
 
 def _server_host_admits(server_host: str, gateway_ns: str, vs: ConfigObject, vs_host: str) -> str | None:
-    ns, _, host = server_host.rpartition("/")
+    ns, _, host = server_host.lower().rpartition("/")
     if ns and ns != "*" and (ns if ns != "." else gateway_ns) != vs.namespace:
         return None
     return more_specific(host, vs_host) if host_matches(host, vs_host) else None
@@ -103,7 +104,7 @@ def _http_listener(address: str, port: int, servers: list[BoundServer]) -> liste
         ],
         use_remote_address={"value": True},
         normalize_path={"value": True},
-        merge_slashes=True,
+        merge_slashes=False,  # istiod's default path normalization (BASE) does not merge slashes
         path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.KEEP_UNCHANGED,
     )
     hcm.stream_idle_timeout.seconds = 0
@@ -198,7 +199,9 @@ def _route_config(
         spec = vs.spec
         assert isinstance(spec, virtual_service_pb2.VirtualService)
         gateway_hosts = [h for s in servers if s.gateway_ref == bound.gateway_ref for h in s.server.hosts]
-        for vs_host in spec.hosts:
+        # Hostnames are case-insensitive; a short name means the VirtualService's namespace.
+        vs_hosts = dict.fromkeys(resolve_short_name(h.lower(), vs.namespace) for h in spec.hosts)
+        for vs_host in vs_hosts:
             for server_host in gateway_hosts:
                 host = _server_host_admits(server_host, bound.gateway.namespace, vs, vs_host)
                 if host is None or (str(vs.key), host) in seen:
@@ -222,7 +225,14 @@ def _route_config(
                 vhosts.setdefault(host, []).extend(routes)
     rc = route_pb2.RouteConfiguration(name=naming.gateway_route(port), validate_clusters={"value": False})
     for host in sorted(vhosts):
-        domains = [host] if host == "*" else [host, f"{host}:*"]
+        # Envoy allows one wildcard per domain: `*.example.com:*` would never match, so a
+        # wildcard host gets the listener port, as istiod does.
+        if host == "*":
+            domains = [host]
+        elif host.startswith("*"):
+            domains = [host, f"{host}:{port}"]
+        else:
+            domains = [host, f"{host}:*"]
         rc.virtual_hosts.add(
             name=naming.virtual_host(host, port),
             domains=domains,

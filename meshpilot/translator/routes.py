@@ -17,6 +17,9 @@ from collections.abc import Iterable
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
 from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
+from envoy.extensions.retry.priority.previous_priorities.v3 import (
+    previous_priorities_config_pb2 as previous_priorities_pb2,
+)
 from envoy.type.matcher.v3 import regex_pb2, string_pb2
 from google.protobuf import wrappers_pb2
 
@@ -39,7 +42,14 @@ _REDIRECT_CODES = {
     307: rc.RedirectAction.TEMPORARY_REDIRECT,
     308: rc.RedirectAction.PERMANENT_REDIRECT,
 }
-_UNSUPPORTED = ("fault", "mirror", "mirrors", "mirror_percentage", "cors_policy", "delegate")
+_UNSUPPORTED = {
+    "fault": "fault",
+    "mirror": "mirror",
+    "mirrors": "mirrors",
+    "mirror_percentage": "mirrorPercentage",
+    "cors_policy": "corsPolicy",
+    "delegate": "delegate",
+}
 
 
 def string_matcher(m: common_pb2.StringMatch, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
@@ -85,8 +95,14 @@ def route_match(m: vs_pb2.HTTPMatchRequest | None) -> rc.RouteMatch:
     for name, sm in sorted(m.without_headers.items()):
         out.headers.append(header_matcher(name, sm, invert=True))
     for name, sm in sorted(m.query_params.items()):
-        out.query_parameters.add(name=name, string_match=string_matcher(sm))
+        if sm.WhichOneof("match_type") == "prefix" and not sm.prefix:
+            out.query_parameters.add(name=name, present_match=True)  # as for headers
+        else:
+            out.query_parameters.add(name=name, string_match=string_matcher(sm))
     return out
+
+
+AUTHORITY_HEADERS = ("host", ":authority")
 
 
 def _header_ops(
@@ -94,6 +110,8 @@ def _header_ops(
 ) -> tuple[list[base_pb2.HeaderValueOption], list[str]]:
     add: list[base_pb2.HeaderValueOption] = []
     for name, value in sorted(ops.set.items()):
+        if name.lower() in AUTHORITY_HEADERS:
+            continue  # Envoy cannot set these as headers: see apply_headers (host rewrite)
         add.append(
             base_pb2.HeaderValueOption(
                 header=base_pb2.HeaderValue(key=name, value=value),
@@ -108,6 +126,21 @@ def _header_ops(
             )
         )
     return add, list(ops.remove)
+
+
+def apply_headers(target: rc.Route | rc.WeightedCluster.ClusterWeight, headers: vs_pb2.Headers) -> str:
+    """Header operations onto a route or weighted cluster; returns an authority to rewrite to.
+
+    As istiod: setting `host`/`:authority` on the request becomes a host rewrite, since Envoy
+    refuses to modify those headers directly.
+    """
+    add, remove = _header_ops(headers.request)
+    target.request_headers_to_add.extend(add)
+    target.request_headers_to_remove.extend(remove)
+    add, remove = _header_ops(headers.response)
+    target.response_headers_to_add.extend(add)
+    target.response_headers_to_remove.extend(remove)
+    return next((v for k, v in sorted(headers.request.set.items()) if k.lower() in AUTHORITY_HEADERS), "")
 
 
 def default_retry_policy() -> rc.RetryPolicy:
@@ -143,6 +176,12 @@ def retry_policy(r: vs_pb2.HTTPRetry | None) -> rc.RetryPolicy | None:
         policy.retriable_status_codes.extend(codes)
     if r.HasField("per_try_timeout"):
         policy.per_try_timeout.CopyFrom(r.per_try_timeout)
+    if r.retry_remote_localities.value:
+        # istiod: prefer other localities (priorities) on retries.
+        policy.retry_priority.name = "envoy.retry_priorities.previous_priorities"
+        policy.retry_priority.typed_config.CopyFrom(
+            to_any(previous_priorities_pb2.PreviousPrioritiesConfig(update_frequency=2))
+        )
     return policy
 
 
@@ -155,19 +194,21 @@ class RouteBuilder:
     diagnostics: list[Diagnostic] = dataclasses.field(default_factory=list)
     # aggregate cluster name -> (children, sources)
     fallbacks: dict[str, tuple[list[str], set[str]]] = dataclasses.field(default_factory=dict)
+    listener_port: int = 80
 
     def warn(self, vs: ConfigObject, path: str, message: str) -> None:
         self.diagnostics.append(Diagnostic(Severity.WARNING, str(vs.key), path, message, str(vs.source)))
 
-    def cluster_for(self, vs: ConfigObject, d: vs_pb2.Destination, path: str) -> str | None:
+    def cluster_for(self, vs: ConfigObject, d: vs_pb2.Destination, path: str) -> str:
+        """istiod's GetDestinationCluster: the destination's port, else the service's only
+        port, else the listener's port. Problems are warnings; the route stays (503)."""
         host = resolve_short_name(d.host, vs.namespace)
         svc = self.ctx.registry.get(host)
+        port = d.port.number or self.listener_port
         if svc is None:
             self.warn(vs, f"{path}.host", f"route refers to host {host} with no service; requests get 503")
-            port = d.port.number or 80
             return naming.outbound_cluster(port, d.subset, host)
         if d.port.number:
-            port = d.port.number
             if svc.port(port) is None:
                 self.warn(vs, f"{path}.port.number", f"service {host} has no port {port}")
         elif len(svc.ports) == 1:
@@ -176,10 +217,9 @@ class RouteBuilder:
             self.warn(
                 vs,
                 f"{path}.port",
-                f"service {host} has several ports ({', '.join(str(p.number) for p in svc.ports)}); "
-                "destination.port is required",
+                f"service {host} has several ports ({', '.join(str(p.number) for p in svc.ports)}) and "
+                f"destination.port is not set; the listener port {port} is used",
             )
-            return None
         if d.subset and d.subset not in {s.name for s in self.ctx.subsets(host, self.proxy.namespace)}:
             self.warn(vs, f"{path}.subset", f"no DestinationRule defines subset {d.subset!r} for {host}")
         return naming.outbound_cluster(port, d.subset, host)
@@ -199,12 +239,12 @@ class RouteBuilder:
         vs: ConfigObject,
         dest: vs_pb2.HTTPRouteDestination | vs_pb2.RouteDestination,
         path: str,
-    ) -> str | None:
+    ) -> str:
         primary = self.cluster_for(vs, dest.destination, f"{path}.destination")
-        if primary is None or not dest.HasField("fallback"):
+        if not dest.HasField("fallback"):
             return primary
         target = self.cluster_for(vs, dest.fallback.target, f"{path}.fallback.target")
-        if target is None or target == primary:
+        if target == primary:
             return primary
         name = naming.fallback_cluster(primary, target)
         _, sources = self.fallbacks.setdefault(name, ([primary, target], set()))
@@ -216,10 +256,11 @@ class RouteBuilder:
     ) -> list[rc.Route]:
         """Envoy routes for `spec.http[index]`, for a listener on `port` of `gateway`."""
         p = f"spec.http[{index}]"
-        for field in _UNSUPPORTED:
+        self.listener_port = port
+        for field, json_name in _UNSUPPORTED.items():
             present = bool(getattr(route, field)) if field == "mirrors" else route.HasField(field)
             if present:
-                self.warn(vs, f"{p}.{field}", "not supported yet; ignored")
+                self.warn(vs, f"{p}.{json_name}", "not supported yet; ignored")
         action = self._action(vs, route, p)
         if action is None:
             return []
@@ -233,6 +274,8 @@ class RouteBuilder:
                     continue
                 if any(self.proxy.labels.get(k) != v for k, v in m.source_labels.items()):
                     continue
+                if m.source_namespace and m.source_namespace != self.proxy.namespace:
+                    continue
             r = rc.Route(match=route_match(m), metadata=attribution([str(vs.key)], vs.key.ref))
             name = ".".join(x for x in (route.name, m.name if m else "") if x)
             if name:
@@ -243,13 +286,7 @@ class RouteBuilder:
 
     def _action(self, vs: ConfigObject, route: vs_pb2.HTTPRoute, p: str) -> rc.Route | None:
         r = rc.Route()
-        if route.HasField("headers"):
-            add, remove = _header_ops(route.headers.request)
-            r.request_headers_to_add.extend(add)
-            r.request_headers_to_remove.extend(remove)
-            add, remove = _header_ops(route.headers.response)
-            r.response_headers_to_add.extend(add)
-            r.response_headers_to_remove.extend(remove)
+        authority = apply_headers(r, route.headers) if route.HasField("headers") else ""
         if route.HasField("redirect"):
             rd = route.redirect
             action = rc.RedirectAction(
@@ -265,6 +302,10 @@ class RouteBuilder:
                 action.scheme_redirect = rd.scheme
             if rd.WhichOneof("redirect_port") == "port":
                 action.port_redirect = rd.port
+            elif (
+                rd.WhichOneof("redirect_port") == "derive_port" and rd.derive_port == vs_pb2.FROM_REQUEST_PORT
+            ):
+                action.port_redirect = self.listener_port
             r.redirect.CopyFrom(action)
             return r
         if route.HasField("direct_response"):
@@ -283,31 +324,19 @@ class RouteBuilder:
         if len(legs) == 1:
             j, d = legs[0]
             cluster = self.destination_cluster(vs, d, f"{p}.route[{j}]")
-            if cluster is None:
-                return None
             ra.cluster = cluster
             ra.hash_policy.extend(self.hash_policy_for(cluster))
             if d.HasField("headers"):
-                add, remove = _header_ops(d.headers.request)
-                r.request_headers_to_add.extend(add)
-                r.request_headers_to_remove.extend(remove)
-                add, remove = _header_ops(d.headers.response)
-                r.response_headers_to_add.extend(add)
-                r.response_headers_to_remove.extend(remove)
+                authority = apply_headers(r, d.headers) or authority
         else:
             for j, d in legs:
                 cluster = self.destination_cluster(vs, d, f"{p}.route[{j}]")
-                if cluster is None:
-                    return None
                 cw = ra.weighted_clusters.clusters.add(name=cluster)
                 cw.weight.value = d.weight
                 if d.HasField("headers"):
-                    add, remove = _header_ops(d.headers.request)
-                    cw.request_headers_to_add.extend(add)
-                    cw.request_headers_to_remove.extend(remove)
-                    add, remove = _header_ops(d.headers.response)
-                    cw.response_headers_to_add.extend(add)
-                    cw.response_headers_to_remove.extend(remove)
+                    leg_authority = apply_headers(cw, d.headers)
+                    if leg_authority:
+                        cw.host_rewrite_literal = leg_authority
             ra.hash_policy.extend(
                 same_hash_policies(self.hash_policy_for(w.name) for w in ra.weighted_clusters.clusters)
             )
@@ -315,11 +344,12 @@ class RouteBuilder:
             rw = route.rewrite
             if rw.uri:
                 ra.prefix_rewrite = rw.uri
-            if rw.authority:
-                ra.host_rewrite_literal = rw.authority
+            authority = rw.authority or authority
             if rw.HasField("uri_regex_rewrite"):
                 ra.regex_rewrite.pattern.regex = rw.uri_regex_rewrite.match
                 ra.regex_rewrite.substitution = rw.uri_regex_rewrite.rewrite
+        if authority:
+            ra.host_rewrite_literal = authority
         ra.timeout.CopyFrom(route.timeout if route.HasField("timeout") else duration(0))
         policy = retry_policy(route.retries if route.HasField("retries") else None)
         if policy is not None:

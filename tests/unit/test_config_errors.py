@@ -621,6 +621,86 @@ CASES: list[tuple[str, str, list[str]]] = [
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR".decode("utf-8", errors="replace"),
         ["routes.yaml: not valid YAML: unacceptable character #x001a: special characters are not allowed"],
     ),
+    (
+        "empty-regex",
+        vs("""\
+            - match: [{uri: {regex: ""}}]
+              route: [{destination: {host: reviews}}]
+            """),
+        [f"{VS}: spec.http[0].match[0].uri.regex: regex must not be empty"],
+    ),
+    (
+        "host-header-cannot-be-removed",
+        vs("""\
+            - route: [{destination: {host: reviews}}]
+              headers: {request: {remove: [host]}, response: {set: {":status": "200"}}}
+            """),
+        [
+            f"{VS}: spec.http[0].headers.request.remove[0]: host cannot be modified (Envoy refuses it); "
+            "set request host or :authority, or use rewrite.authority",
+            f"{VS}: spec.http[0].headers.response.set.:status: :status cannot be modified (Envoy refuses it); "
+            "set request host or :authority, or use rewrite.authority",
+        ],
+    ),
+    (
+        "direct-response-bytes-not-base64",
+        vs("""\
+            - directResponse: {status: 200, body: {bytes: "not base64!"}}
+            """),
+        [
+            f'{VS}: spec.http[0].directResponse.body.bytes: expected base64-encoded bytes, got string "not base64!"'
+        ],
+    ),
+    (
+        "gateway-bind-not-an-ip",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: gw}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+                bind: localhost
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/gw: spec.servers[0].bind: "
+            "expected an IP address or unix:// path, got 'localhost'"
+        ],
+    ),
+    (
+        "dns-service-entry-wildcard-without-endpoints",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: ext}
+            spec:
+              hosts: ["*.example.com"]
+              ports: [{number: 443, name: tls, protocol: TLS}]
+              resolution: DNS
+            """),
+        [
+            "routes.yaml doc 1 ServiceEntry default/ext: spec.hosts[0]: "
+            "a wildcard host cannot be resolved by DNS; add endpoints"
+        ],
+    ),
+    (
+        "dns-round-robin-with-two-endpoints",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: ext}
+            spec:
+              hosts: [api.example.com]
+              ports: [{number: 443, name: tls, protocol: TLS}]
+              resolution: DNS_ROUND_ROBIN
+              endpoints: [{address: a.example.com}, {address: b.example.com}]
+            """),
+        [
+            "routes.yaml doc 1 ServiceEntry default/ext: spec.endpoints: "
+            "resolution DNS_ROUND_ROBIN allows at most one endpoint (use DNS)"
+        ],
+    ),
 ]
 
 

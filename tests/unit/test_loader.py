@@ -378,3 +378,12 @@ def test_apiversion_typo_keeps_the_last_good_version() -> None:
         "for DestinationRule; expected one of networking.istio.io/v1, networking.istio.io/v1beta1, "
         "networking.istio.io/v1alpha3"
     ]
+
+
+def test_file_that_is_not_utf8_is_one_error_and_spares_other_files() -> None:
+    from meshpilot.model.loader import ConfigLoader
+
+    good = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec: {host: r}\n"
+    result = ConfigLoader().load({"bad.yaml": b"spec: {host: \xff\xfe}\n", "good.yaml": good.encode()})
+    assert [str(d) for d in result.rejected] == ["bad.yaml: not UTF-8 text: byte 0xff at offset 13"]
+    assert len(result.store) == 1
