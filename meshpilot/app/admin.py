@@ -41,6 +41,8 @@ class AdminApp:
             return 503, "text/plain", b"not ready: first config not loaded\n"
         if path == "/debug/connections":
             return _json(200, [self._conn_summary(c) for c in self.xds.connections.values()])
+        if path == "/debug/syncz":
+            return _json(200, self.xds.status_rows())
         if path == "/debug/config_dump":
             node = (query.get("node") or [""])[0]
             conns = [c for c in self.xds.connections.values() if c.proxy.node_id == node]
@@ -67,7 +69,13 @@ class AdminApp:
             404,
             {
                 "error": f"no such path {path}",
-                "paths": ["/metrics", "/ready", "/debug/connections", "/debug/config_dump?node=ID"],
+                "paths": [
+                    "/metrics",
+                    "/ready",
+                    "/debug/connections",
+                    "/debug/syncz",
+                    "/debug/config_dump?node=ID",
+                ],
             },
         )
 

@@ -7,14 +7,20 @@ import importlib
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from meshpilot.app.admin import AdminApp, start_admin
 from meshpilot.model.loader import ConfigLoader, LoadResult
+from meshpilot.model.objects import KINDS
 from meshpilot.observe import metrics
-from meshpilot.observe.log import get_logger
+from meshpilot.observe.events import emit
 from meshpilot.sources.files import DirectorySource
 from meshpilot.xds.cache import SnapshotCache, TranslationHook
 from meshpilot.xds.server import XdsServer, start_grpc
+from meshpilot.xds.snapshot import PUSH_ORDER, short_type
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -30,61 +36,91 @@ def load_hook(spec: str) -> TranslationHook:
     return hook
 
 
+class UnackedCollector(Collector):
+    """`meshpilot_xds_proxy_unacked_seconds{node_id,type}`: how long the proxy has not ACKed
+    the latest response of a type (0 when in sync). Alerts fire on proxies stuck stale."""
+
+    def __init__(self, xds: XdsServer) -> None:
+        self.xds = xds
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        g = GaugeMetricFamily(
+            "meshpilot_xds_proxy_unacked_seconds",
+            "Seconds since the latest unacknowledged response to a proxy, by type (0 = in sync).",
+            labels=["node_id", "type"],
+        )
+        now = time.time()
+        for conn in self.xds.connections.values():
+            for t in PUSH_ORDER:
+                if t in conn.stream.types:
+                    g.add_metric([conn.proxy.node_id, short_type(t)], conn.status(t, now)["unacked_seconds"])
+        yield g
+
+
 class ControlPlane:
     def __init__(self, source: DirectorySource, hook: TranslationHook | None = None) -> None:
         self.source = source
         self.loader = ConfigLoader()
         self.cache = SnapshotCache(hook)
         self.xds = XdsServer(self.cache)
-        self.log = get_logger()
         self.loaded = False
+        metrics.REGISTRY.register(UnackedCollector(self.xds))
 
-    def reload(self) -> LoadResult:
+    def reload(self, observed_at: float | None = None) -> LoadResult:
         start = time.perf_counter()
+        observed_at = observed_at or time.time()
         result = self.loader.load(self.source.read())
         self._report(result)
         changed = result.store.revision != self.cache.revision
         if changed or not self.cache.ready:
             with metrics.TRANSLATE_SECONDS.time():
                 updates = self.cache.set_store(result.store)
-            self.xds.publish(updates)
+            self.xds.publish(updates, observed_at)
         self.loaded = True
-        self.log.info(
+        emit(
             "config.loaded",
             revision=result.store.revision,
             objects=len(result.store),
             rejected=len(result.rejected),
+            conflicts=len(result.conflicts),
             changed=changed,
             duration_ms=round((time.perf_counter() - start) * 1000, 2),
         )
         return result
 
     def _report(self, result: LoadResult) -> None:
+        rejected_by_kind: Counter[str] = Counter()
         for d in result.rejected:
             kind = d.obj.split(" ", 1)[0] if d.obj else "unknown"
+            rejected_by_kind[kind] += 1
             metrics.CONFIG_REJECTED.labels(kind).inc()
-            self.log.error(
+            file, _, doc = d.where.partition(" doc ")
+            emit(
                 "config.rejected",
-                file=d.where.split(" doc ")[0],
-                doc=int(d.where.split(" doc ")[1]) if " doc " in d.where else None,
+                file=file,
+                doc=int(doc) if doc else None,
                 object=d.obj or None,
                 path=d.path,
                 reason=d.message,
                 kept_last_good=any(str(k) == d.obj for k in result.kept),
                 message=str(d),
             )
+        for d in result.conflicts:
+            emit(
+                "config.conflict",
+                objects=list(d.conflict),
+                winner=d.conflict[0],
+                reason=d.message,
+                where=d.where,
+            )
         for d in result.warnings:
-            self.log.warning("config.ignored", where=d.where, message=d.message)
+            emit("config.ignored", where=d.where, message=d.message)
         counts = Counter(k.kind for k in result.store.objects)
-        for kind in (
-            "Gateway",
-            "VirtualService",
-            "DestinationRule",
-            "ServiceEntry",
-            "WorkloadEntry",
-            "Service",
-        ):
+        for kind in KINDS:
             metrics.CONFIG_OBJECTS.labels(kind).set(counts.get(kind, 0))
+            metrics.CONFIG_REJECTED_NOW.labels(kind).set(rejected_by_kind.get(kind, 0))
+        metrics.CONFIG_REJECTED_NOW.labels("unknown").set(rejected_by_kind.get("unknown", 0))
+        metrics.CONFIG_CONFLICTS.set(len(result.conflicts))
         metrics.CONFIG_LOADS.labels("rejected" if result.rejected else "ok").inc()
         if not result.rejected:
             metrics.CONFIG_LAST_LOAD.set(time.time())
@@ -94,18 +130,20 @@ class ControlPlane:
         self.reload()
         grpc_server = await start_grpc(self.xds, xds_address)
         admin = await start_admin(AdminApp(self.xds, lambda: self.loaded), admin_host, admin_port)
-        self.log.info(
+        emit(
             "serve.started",
             xds_address=xds_address,
             admin_address=admin_address,
             config=str(self.source.root),
         )
 
-        async def on_change() -> None:
+        async def on_change(first_seen: float) -> None:
+            metrics.DEBOUNCE.observe(time.time() - first_seen)
             try:
-                self.reload()
+                self.reload(observed_at=first_seen)
             except Exception as exc:
-                self.log.error("config.load_failed", error=repr(exc))
+                metrics.CONFIG_LOADS.labels("error").inc()
+                emit("config.load_failed", error=repr(exc))
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -115,7 +153,7 @@ class ControlPlane:
         try:
             await stop.wait()
         finally:
-            self.log.info("serve.stopping")
+            emit("serve.stopping")
             watcher.cancel()
             admin.close()
             await grpc_server.stop(grace=1.0)

@@ -48,6 +48,7 @@ class LoadResult:
     rejected: tuple[Diagnostic, ...]  # config.rejected: errors that cost an object
     warnings: tuple[Diagnostic, ...]  # ignored documents and the like
     kept: tuple[ConfigKey, ...]  # objects serving a last good version despite an error
+    conflicts: tuple[Diagnostic, ...] = ()  # config.conflict: e.g. one object defined twice
 
 
 def _yaml12_booleans(loader: type[Any]) -> type[Any]:
@@ -245,6 +246,7 @@ class ConfigLoader:
         kept: list[ConfigKey] = []
         result: dict[ConfigKey, ConfigObject] = {}
         first_seen: dict[ConfigKey, Source] = {}
+        conflicts: list[Diagnostic] = []
 
         def keep_last_good(key: ConfigKey) -> None:
             old = self._last_good.get(key)
@@ -273,13 +275,16 @@ class ConfigLoader:
                     warnings.append(Diagnostic(Severity.WARNING, obj_name, "", res.ignored, str(source)))
                     continue
                 if res.key is not None and res.key in first_seen:
-                    rejected.append(
+                    first = first_seen[res.key]
+                    conflicts.append(
                         Diagnostic(
-                            Severity.ERROR,
+                            Severity.WARNING,
                             obj_name,
                             "metadata.name",
-                            f"duplicate object: already defined in {first_seen[res.key]}",
+                            f"{res.key} is defined twice; the definition in {first} wins "
+                            "(first by file path, then document), this one is ignored",
                             str(source),
+                            conflict=(f"{res.key} ({first})", f"{res.key} ({source})"),
                         )
                     )
                     continue
@@ -293,4 +298,6 @@ class ConfigLoader:
                     keep_last_good(res.key)
         self._last_good = dict(result)
         self._file_cache = file_cache
-        return LoadResult(ConfigStore(result.values()), tuple(rejected), tuple(warnings), tuple(kept))
+        return LoadResult(
+            ConfigStore(result.values()), tuple(rejected), tuple(warnings), tuple(kept), tuple(conflicts)
+        )

@@ -197,8 +197,10 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
                     Severity.WARNING,
                     str(svc.source),
                     "",
-                    f"host {svc.hostname} is already defined by {existing.source}; "
+                    f"host {svc.hostname} is already defined by {existing.source}, which wins "
+                    "(Kubernetes Services before ServiceEntries, then namespace/name order); "
                     "this definition is ignored",
+                    conflict=(str(existing.source), str(svc.source)),
                 )
             )
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -57,3 +59,46 @@ TRANSLATE_SECONDS = Histogram(
     "Time to retranslate all connected proxy groups after a config change.",
     registry=REGISTRY,
 )
+CONFIG_REJECTED_NOW = Gauge(
+    "meshpilot_config_rejected_documents",
+    "Documents rejected by the latest config load, by kind (0 once fixed).",
+    ["kind"],
+    registry=REGISTRY,
+)
+CONFIG_CONFLICTS = Gauge(
+    "meshpilot_config_conflicts",
+    "Conflicts in the latest config (objects defined twice, hosts claimed by several objects).",
+    registry=REGISTRY,
+)
+PROXY_NACKED = Gauge(
+    "meshpilot_xds_proxy_nacked",
+    "1 while the latest response of a type was rejected by the proxy, else 0.",
+    ["node_id", "type"],
+    registry=REGISTRY,
+)
+CONVERGENCE = Histogram(
+    "meshpilot_proxy_convergence_seconds",
+    "Config change observed -> proxy ACKed it, by type (istiod: pilot_proxy_convergence_time).",
+    ["type"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+CONFIG_SIZE = Histogram(
+    "meshpilot_xds_config_size_bytes",
+    "Size of xDS responses, by type (istiod: pilot_xds_config_size_bytes).",
+    ["type"],
+    buckets=(1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6),
+    registry=REGISTRY,
+)
+DEBOUNCE = Histogram(
+    "meshpilot_debounce_seconds",
+    "First file change seen -> reload started (quiet period 100 ms, max 10 s).",
+    buckets=(0.1, 0.2, 0.5, 1, 2, 5, 10, 20),
+    registry=REGISTRY,
+)
+
+
+def forget_proxy(node_id: str, type_: str) -> None:
+    """Drop per-proxy series when a proxy disconnects (no stale alert for a gone proxy)."""
+    with contextlib.suppress(KeyError):
+        PROXY_NACKED.remove(node_id, type_)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pathlib
+import time
 from collections.abc import Awaitable, Callable
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,14 +55,15 @@ class DirectorySource:
 
     async def watch(
         self,
-        on_change: Callable[[], Awaitable[None]],
+        on_change: Callable[[float], Awaitable[None]],
         *,
         interval: float = 0.1,
         quiet: float = 0.1,
         max_delay: float = 10.0,
     ) -> None:
         """Poll for changes; call `on_change` once the tree has been quiet for `quiet` seconds
-        (or `max_delay` after the first change), like istiod's debounce (100 ms / 10 s)."""
+        (or `max_delay` after the first change), like istiod's debounce (100 ms / 10 s).
+        `on_change` gets the wall-clock time the first change was seen."""
         loop = asyncio.get_running_loop()
         last = self.signature()
         while True:
@@ -70,6 +72,7 @@ class DirectorySource:
             if current == last:
                 continue
             first_change = loop.time()
+            first_seen = time.time()
             while True:
                 last = current
                 await asyncio.sleep(quiet)
@@ -77,4 +80,4 @@ class DirectorySource:
                 if current == last or loop.time() - first_change >= max_delay:
                     break
             last = current
-            await on_change()
+            await on_change(first_seen)

@@ -217,8 +217,10 @@ def _route_config(
                             str(vs.key),
                             "spec.hosts",
                             f"host {host} on port {port} is also routed by {', '.join(owners[host])}; "
-                            "routes are merged in (namespace, name) order",
+                            "routes are merged in (namespace, name) order, so the first one's "
+                            "routes match first",
                             str(vs.source),
+                            conflict=(*owners[host], str(vs.key)),
                         )
                     )
                 owners.setdefault(host, []).append(str(vs.key))

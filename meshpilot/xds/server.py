@@ -15,18 +15,21 @@ from google.protobuf import json_format
 
 from meshpilot.model.proxy import Proxy, ProxyIdError, parse_proxy
 from meshpilot.observe import metrics
-from meshpilot.observe.log import get_logger
+from meshpilot.observe.events import emit
+from meshpilot.xds.attribution import objects_for
 from meshpilot.xds.cache import GroupUpdate, SnapshotCache
 from meshpilot.xds.protocol import Acked, Action, Ignored, Nacked, Send, SotwStream
-from meshpilot.xds.snapshot import short_type
+from meshpilot.xds.snapshot import CLUSTER, PUSH_ORDER, Snapshot, short_type
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # xDS responses can exceed gRPC's 4 MiB default
 _conn_ids = itertools.count(1)
 
+SYNCED, STALE, NOT_SENT, NACKED = "SYNCED", "STALE", "NOT SENT", "NACKED"
+
 
 @dataclasses.dataclass
 class Connection:
-    """One ADS stream, for the debug endpoints."""
+    """One ADS stream: protocol state plus what the debug endpoints and metrics need."""
 
     id: int
     proxy: Proxy
@@ -36,38 +39,79 @@ class Connection:
     wake: asyncio.Event
     last_ack: dict[str, float] = dataclasses.field(default_factory=dict)
     sent: dict[str, discovery_pb2.DiscoveryResponse] = dataclasses.field(default_factory=dict)
+    sent_snapshot: dict[str, Snapshot] = dataclasses.field(default_factory=dict)
+    acked_snapshot: dict[str, Snapshot] = dataclasses.field(default_factory=dict)
+    sent_at: dict[str, float] = dataclasses.field(default_factory=dict)
+    # type -> when the config change being pushed was observed (for convergence time)
+    pending_change: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def status(self, type_url: str, now: float) -> dict[str, Any]:
+        """SYNCED / STALE / NOT SENT / NACKED for one type, as `meshpilot status` shows it."""
+        st = self.stream.types.get(type_url)
+        snap = self.stream.snapshot
+        if st is None or not st.sent_ever:
+            state = NOT_SENT
+        elif st.nacked is not None:
+            state = NACKED
+        elif st.acked_version == st.sent_version and (
+            snap is None or st.sent_version == snap.version(type_url, st.names)
+        ):
+            state = SYNCED
+        else:
+            state = STALE
+        last_ack = self.last_ack.get(type_url)
+        return {
+            "status": state,
+            "sent": st.sent_version if st else "",
+            "acked": st.acked_version if st else "",
+            "latest": snap.version(type_url, st.names) if snap is not None and st is not None else "",
+            "error": st.nacked.message if st is not None and st.nacked is not None else None,
+            "since_ack_seconds": round(now - last_ack, 1) if last_ack else None,
+            "unacked_seconds": round(now - self.sent_at[type_url], 1)
+            if st is not None
+            and st.sent_ever
+            and st.acked_version != st.sent_version
+            and type_url in self.sent_at
+            else 0.0,
+        }
 
 
 class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
     def __init__(self, cache: SnapshotCache) -> None:
         self.cache = cache
         self.connections: dict[int, Connection] = {}
-        self.log = get_logger()
+        self.change_observed_at = time.time()
+        self.translation_conflicts: set[Any] = set()
 
     # --------------------------------------------------------------- config updates
-    def publish(self, updates: list[GroupUpdate]) -> None:
+    def publish(self, updates: list[GroupUpdate], observed_at: float | None = None) -> None:
         """Called after the cache took a new store: log what happened, wake every stream."""
+        self.change_observed_at = observed_at or time.time()
         for u in updates:
             for d in u.new_diagnostics:
-                self.log.warning(
-                    "translate.diagnostic",
-                    node_group=u.proxy.short,
-                    severity=str(d.severity),
-                    object=d.obj,
-                    path=d.path,
-                    where=d.where,
-                    message=d.message,
-                )
+                if d.conflict:
+                    emit(
+                        "config.conflict",
+                        objects=list(d.conflict),
+                        winner=d.conflict[0],
+                        reason=d.message,
+                        where=d.where,
+                    )
+                else:
+                    emit(
+                        "translate.diagnostic",
+                        node_group=u.proxy.short,
+                        severity=str(d.severity),
+                        object=d.obj,
+                        path=d.path,
+                        where=d.where,
+                        message=d.message,
+                    )
             if u.inconsistent:
                 metrics.INCONSISTENT.inc()
-                self.log.error(
-                    "snapshot.inconsistent",
-                    node_group=u.proxy.short,
-                    missing=list(u.inconsistent),
-                    message="snapshot not published; proxies keep the previous one",
-                )
+                emit("snapshot.inconsistent", node_group=u.proxy.short, missing=list(u.inconsistent))
             elif u.changed and u.published is not None:
-                self.log.info(
+                emit(
                     "snapshot.published",
                     node_group=u.proxy.short,
                     revision=u.published.revision,
@@ -90,15 +134,16 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
         try:
             proxy = parse_proxy(first.node.id, metadata)
         except ProxyIdError as exc:
-            self.log.error("xds.stream_refused", node_id=first.node.id, error=str(exc))
+            emit("xds.stream_refused", node_id=first.node.id, error=str(exc))
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             raise AssertionError("unreachable") from None
         conn = Connection(next(_conn_ids), proxy, context.peer(), SotwStream(), time.time(), asyncio.Event())
         self.connections[conn.id] = conn
         metrics.PROXIES.labels(proxy.type).inc()
         update = self.cache.register(proxy)
-        self.publish([update]) if update.new_diagnostics or update.inconsistent else None
-        self.log.info("xds.stream_opened", node_id=proxy.node_id, conn=conn.id, peer=conn.peer)
+        if update.new_diagnostics or update.inconsistent:
+            self.publish([update], self.change_observed_at)
+        emit("xds.stream_opened", node_id=proxy.node_id, conn=conn.id, peer=conn.peer)
         queue: asyncio.Queue[discovery_pb2.DiscoveryRequest | None] = asyncio.Queue()
         await queue.put(first)
 
@@ -120,6 +165,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
                 get_wake = asyncio.ensure_future(conn.wake.wait())
                 done, _ = await asyncio.wait({get_req, get_wake}, return_when=asyncio.FIRST_COMPLETED)
                 actions: list[Action] = []
+                changed_at: float | None = None
                 if get_req in done:
                     req = get_req.result()
                     if req is None:
@@ -132,34 +178,52 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
                     published = self.cache.get(proxy)
                     if published is not None:
                         actions.extend(conn.stream.set_snapshot(published.snapshot))
+                        changed_at = self.change_observed_at
                 else:
                     get_wake.cancel()
                 for action in actions:
-                    await self._perform(conn, context, action)
+                    await self._perform(conn, context, action, changed_at)
         except asyncio.CancelledError:
             reason = "cancelled (server shutdown or client gone)"
             raise
         except Exception as exc:
             reason = f"error: {exc!r}"
-            self.log.error("xds.send_failed", node_id=proxy.node_id, conn=conn.id, error=repr(exc))
+            metrics.PUSHES.labels("unknown", "failed").inc()
+            emit("xds.send_failed", node_id=proxy.node_id, conn=conn.id, error=repr(exc))
         finally:
             reader.cancel()
             self.connections.pop(conn.id, None)
             self.cache.unregister(proxy)
             metrics.PROXIES.labels(proxy.type).dec()
-            self.log.info("xds.stream_closed", node_id=proxy.node_id, conn=conn.id, reason=reason)
+            for t in PUSH_ORDER:
+                if not any(c.proxy.node_id == proxy.node_id for c in self.connections.values()):
+                    metrics.forget_proxy(proxy.node_id, short_type(t))
+            emit("xds.stream_closed", node_id=proxy.node_id, conn=conn.id, reason=reason)
 
-    async def _perform(self, conn: Connection, context: Any, action: Action) -> None:
+    async def _perform(
+        self, conn: Connection, context: Any, action: Action, changed_at: float | None
+    ) -> None:
         node = conn.proxy.node_id
         if isinstance(action, Send):
             start = time.perf_counter()
             size = action.response.ByteSize()
-            await context.write(action.response)
-            conn.sent[action.type_url] = action.response
             typ = short_type(action.type_url)
+            try:
+                await context.write(action.response)
+            except Exception:
+                metrics.PUSHES.labels(typ, "failed").inc()
+                raise
+            now = time.time()
+            conn.sent[action.type_url] = action.response
+            if conn.stream.snapshot is not None:
+                conn.sent_snapshot[action.type_url] = conn.stream.snapshot
+            conn.sent_at[action.type_url] = now
+            if changed_at is not None:
+                conn.pending_change.setdefault(action.type_url, changed_at)
             metrics.PUSHES.labels(typ, "sent").inc()
             metrics.PUSH_BYTES.labels(typ).inc(size)
-            self.log.debug(
+            metrics.CONFIG_SIZE.labels(typ).observe(size)
+            emit(
                 "xds.push",
                 node_id=node,
                 type_url=action.type_url,
@@ -170,17 +234,35 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
                 duration_ms=round((time.perf_counter() - start) * 1000, 3),
             )
         elif isinstance(action, Acked):
-            conn.last_ack[action.type_url] = time.time()
-            self.log.debug(
-                "xds.ack",
-                node_id=node,
-                type_url=action.type_url,
-                version=action.version,
-                nonce=action.nonce,
+            now = time.time()
+            conn.last_ack[action.type_url] = now
+            if action.type_url in conn.sent_snapshot:
+                conn.acked_snapshot[action.type_url] = conn.sent_snapshot[action.type_url]
+            metrics.PROXY_NACKED.labels(node, short_type(action.type_url)).set(0)
+            observed = conn.pending_change.pop(action.type_url, None)
+            if observed is not None:
+                metrics.CONVERGENCE.labels(short_type(action.type_url)).observe(max(0.0, now - observed))
+            emit(
+                "xds.ack", node_id=node, type_url=action.type_url, version=action.version, nonce=action.nonce
             )
         elif isinstance(action, Nacked):
-            metrics.NACKS.labels(short_type(action.type_url)).inc()
-            self.log.error(
+            typ = short_type(action.type_url)
+            metrics.NACKS.labels(typ).inc()
+            metrics.PROXY_NACKED.labels(node, typ).set(1)
+            conn.pending_change.pop(action.type_url, None)
+            snap = conn.sent_snapshot.get(action.type_url)
+            objects: list[str] = []
+            if snap is not None:
+                st = conn.stream.types[action.type_url]
+                accepted = conn.acked_snapshot.get(action.type_url)
+                objects = objects_for(
+                    action.type_url,
+                    snap.select(action.type_url, st.sent_names),
+                    snap.get(CLUSTER),
+                    action.message,
+                    accepted.select(action.type_url, st.sent_names) if accepted is not None else (),
+                )
+            emit(
                 "xds.nack",
                 node_id=node,
                 type_url=action.type_url,
@@ -188,15 +270,33 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
                 current_version=action.current_version,
                 nonce=action.nonce,
                 error=action.message,
+                objects=objects,
             )
         elif isinstance(action, Ignored):
-            self.log.debug("xds.stale_request", node_id=node, type_url=action.type_url, nonce=action.nonce)
+            emit("xds.stale_request", node_id=node, type_url=action.type_url, nonce=action.nonce)
 
     async def DeltaAggregatedResources(self, request_iterator: Any, context: Any) -> None:
         await context.abort(
             grpc.StatusCode.UNIMPLEMENTED,
             "incremental (delta) xDS is not supported yet; use api_type GRPC (state of the world)",
         )
+
+    def status_rows(self) -> list[dict[str, Any]]:
+        """One row per connected proxy with per-type sync status (for /debug/syncz)."""
+        now = time.time()
+        rows = []
+        for c in sorted(self.connections.values(), key=lambda c: (c.proxy.node_id, c.id)):
+            rows.append(
+                {
+                    "node_id": c.proxy.node_id,
+                    "proxy_type": c.proxy.type,
+                    "connection": c.id,
+                    "peer": c.peer,
+                    "connected_seconds": round(now - c.connected_at, 1),
+                    "types": {short_type(t): c.status(t, now) for t in PUSH_ORDER},
+                }
+            )
+        return rows
 
 
 async def start_grpc(server: XdsServer, address: str) -> grpc.aio.Server:

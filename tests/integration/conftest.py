@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from meshpilot.observe.events import missing_keys
 from meshpilot.testing.echo import EchoServer
 from meshpilot.testing.envoy import EnvoyNotFound, find_envoy
 from tests.integration.harness import Gateway, MeshpilotProcess
@@ -45,6 +46,12 @@ def meshpilot(tmp_path: pathlib.Path) -> Iterator[Callable[..., MeshpilotProcess
     yield start
     for p in procs:
         p.stop()
+    # Every event meshpilot logged in the test follows the documented schema (the catalog).
+    for p in procs:
+        for ev in p.events():
+            assert not missing_keys(ev), (
+                f"event {ev.get('event')} lacks documented keys {missing_keys(ev)}: {ev}"
+            )
 
 
 @pytest.fixture

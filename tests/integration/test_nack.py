@@ -42,6 +42,8 @@ def test_nack_is_logged_counted_and_envoy_keeps_the_last_good_config(
     assert nack["type_url"] == CDS
     assert "Expected positive duration" in nack["error"], nack["error"]
     assert nack["nonce"] and nack["version"]
+    # Attribution: the object whose resources changed in the rejected push, and nothing else.
+    assert nack["objects"] == ["ServiceEntry default/nack-me"]
     assert nack["version"] != nack["current_version"]
     assert mp.metric("meshpilot_xds_rejects_total", 'type="CDS"') == 1.0
     # Envoy keeps serving with what it has; the CDS it rejected is not applied.

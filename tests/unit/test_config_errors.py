@@ -537,24 +537,6 @@ CASES: list[tuple[str, str, list[str]]] = [
     ),
     # ------------------------------------------------------------------ documents and files
     (
-        "duplicate-object-in-two-documents",
-        doc("""\
-            apiVersion: networking.istio.io/v1
-            kind: DestinationRule
-            metadata: {name: reviews}
-            spec: {host: reviews}
-            ---
-            apiVersion: networking.istio.io/v1alpha3
-            kind: DestinationRule
-            metadata: {name: reviews, namespace: default}
-            spec: {host: reviews.default.svc.cluster.local}
-            """),
-        [
-            "routes.yaml doc 2 DestinationRule default/reviews: metadata.name: "
-            "duplicate object: already defined in routes.yaml doc 1"
-        ],
-    ),
-    (
         "error-in-third-document",
         doc("""\
             apiVersion: networking.istio.io/v1
@@ -638,7 +620,8 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             f"{VS}: spec.http[0].headers.request.remove[0]: host cannot be modified (Envoy refuses it); "
             "set request host or :authority, or use rewrite.authority",
-            f"{VS}: spec.http[0].headers.response.set.:status: :status cannot be modified (Envoy refuses it); "
+            f"{VS}: spec.http[0].headers.response.set.:status: "
+            ":status cannot be modified (Envoy refuses it); "
             "set request host or :authority, or use rewrite.authority",
         ],
     ),
@@ -648,7 +631,8 @@ CASES: list[tuple[str, str, list[str]]] = [
             - directResponse: {status: 200, body: {bytes: "not base64!"}}
             """),
         [
-            f'{VS}: spec.http[0].directResponse.body.bytes: expected base64-encoded bytes, got string "not base64!"'
+            f"{VS}: spec.http[0].directResponse.body.bytes: "
+            'expected base64-encoded bytes, got string "not base64!"'
         ],
     ),
     (

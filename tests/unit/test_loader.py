@@ -349,12 +349,20 @@ def test_results_are_independent_of_file_order() -> None:
         assert winner is not None and winner.source == Source("a.yaml", 1)
         assert host_of(result, winner.key) == "reviews-from-a"
         assert [str(d) for d in result.rejected] == [
-            "b.yaml doc 1 DestinationRule default/reviews: metadata.name: "
-            "duplicate object: already defined in a.yaml doc 1",
             "b.yaml doc 2 VirtualService default/details: spec.http[0].route[0].weight: "
             'expected integer, got string "fifty"',
         ]
+        assert [str(d) for d in result.conflicts] == [
+            "b.yaml doc 1 DestinationRule default/reviews: metadata.name: DestinationRule default/reviews "
+            "is defined twice; the definition in a.yaml doc 1 wins (first by file path, then document), "
+            "this one is ignored"
+        ]
+        assert result.conflicts[0].conflict == (
+            "DestinationRule default/reviews (a.yaml doc 1)",
+            "DestinationRule default/reviews (b.yaml doc 1)",
+        )
     assert forward.rejected == backward.rejected
+    assert forward.conflicts == backward.conflicts
     assert forward.warnings == backward.warnings
     assert list(forward.store.objects) == list(backward.store.objects)
     assert forward.store.revision == backward.store.revision
