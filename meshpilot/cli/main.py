@@ -117,6 +117,52 @@ def cmd_bootstrap(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(ns: argparse.Namespace) -> int:
+    import urllib.error
+    import urllib.request
+
+    url = ns.server.rstrip("/") + "/debug/syncz"
+    try:
+        with urllib.request.urlopen(url, timeout=ns.timeout) as resp:
+            rows = json.load(resp)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {url}: {exc}") from None
+    if ns.output == "json":
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print(render_status(rows))
+    return 0
+
+
+def render_status(rows: list[dict[str, object]]) -> str:
+    """A table like `istioctl proxy-status`: one row per proxy, status per xDS type."""
+    if not rows:
+        return "no proxies connected"
+    types = ("CDS", "EDS", "LDS", "RDS")
+    header = ["NODE", *types, "LAST ACK", "CONNECTED"]
+    table = [header]
+    errors = []
+    for row in rows:
+        per_type = row["types"]
+        assert isinstance(per_type, dict)
+        acks = [t["since_ack_seconds"] for t in per_type.values() if t["since_ack_seconds"] is not None]
+        table.append(
+            [
+                str(row["node_id"]),
+                *(str(per_type[t]["status"]) for t in types),
+                f"{min(acks):.0f}s ago" if acks else "never",
+                f"{row['connected_seconds']:.0f}s",
+            ]
+        )
+        errors += [f"{row['node_id']} {t}: {per_type[t]['error']}" for t in types if per_type[t]["error"]]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in table]
+    if errors:
+        lines += ["", "Rejected by the proxy (NACK):", *(f"  {e}" for e in errors)]
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="meshpilot",
@@ -174,6 +220,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--namespace", default="", help="proxy namespace (default: from the node id)")
     t.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
     t.set_defaults(func=cmd_translate)
+
+    st = sub.add_parser(
+        "status",
+        help="show every connected proxy and whether it has the latest config",
+        description="Ask a running meshpilot (its admin address) for each connected proxy's sync "
+        "status per xDS type: SYNCED (ACKed the latest), STALE (sent, not ACKed yet, or newer config "
+        "not sent yet), NOT SENT, NACKED (rejected; the error is printed under the table).",
+    )
+    st.add_argument(
+        "--server", default="http://127.0.0.1:15014", help="meshpilot admin URL (default %(default)s)"
+    )
+    st.add_argument("-o", "--output", default="table", choices=["table", "json"])
+    st.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
+    st.set_defaults(func=cmd_status)
 
     b = sub.add_parser(
         "bootstrap",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import pathlib
+import subprocess
+import sys
 from collections.abc import Callable
+from typing import Any
 
 from meshpilot.testing.echo import EchoServer
+from meshpilot.testing.envoy import wait_for
 from tests.integration.harness import Gateway, MeshpilotProcess, get, wait_routed, write
 from tests.integration.test_gateway_e2e import ROUTES, setup
 
@@ -21,6 +27,7 @@ spec:
 """
 
 CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_nack_is_logged_counted_and_envoy_keeps_the_last_good_config(
@@ -60,3 +67,59 @@ def test_nack_is_logged_counted_and_envoy_keeps_the_last_good_config(
         "xds.ack",
         lambda e: e["type_url"] == CDS and e["version"] != nack["version"] and e["node_id"] == gw.node_id,
     )
+
+
+def test_status_shows_synced_then_nacked_with_the_error(
+    tmp_path: pathlib.Path,
+    echo: Callable[[str], EchoServer],
+    meshpilot: Callable[..., MeshpilotProcess],
+    gateway: Callable[..., Gateway],
+) -> None:
+    cfg, port, _ = setup(tmp_path, echo)
+    mp = meshpilot(cfg, hook="tests.integration.hooks:negative_timeout_for_nack_me")
+    gw = gateway(mp.xds_port, port)
+
+    def status(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "meshpilot.cli.main", "status", "--server", mp.admin, *args],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
+
+    def row() -> dict[str, Any]:
+        rows = json.loads(status("-o", "json").stdout)
+        return next(r for r in rows if r["node_id"] == gw.node_id)
+
+    wait_for(lambda: all(t["status"] == "SYNCED" for t in row()["types"].values()), 10, "all SYNCED")
+    table = status()
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[0].split() == [
+        "NODE",
+        "CDS",
+        "EDS",
+        "LDS",
+        "RDS",
+        "LAST",
+        "ACK",
+        "CONNECTED",
+    ]
+    assert f"{gw.node_id}  SYNCED  SYNCED  SYNCED  SYNCED" in table.stdout
+    write(cfg / "nack.yaml", NACK_ME)
+    wait_for(lambda: row()["types"]["CDS"]["status"] == "NACKED", 10, "CDS NACKED")
+    cds = row()["types"]["CDS"]
+    assert "Expected positive duration" in cds["error"] and cds["acked"] != cds["sent"]
+    table = status()
+    assert f"{gw.node_id}  NACKED" in table.stdout
+    assert "Rejected by the proxy (NACK):" in table.stdout and "Expected positive duration" in table.stdout
+    down = subprocess.run(
+        [sys.executable, "-m", "meshpilot.cli.main", "status", "--server", "http://127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert down.returncode == 2 and "cannot read http://127.0.0.1:1/debug/syncz" in down.stderr
