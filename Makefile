@@ -7,7 +7,7 @@ PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])
 ENVOY_BIN ?= $(abspath $(ENVOY_VENV))/lib/python$(PYVER)/site-packages/envoy/_bin/envoy
 export ENVOY_BIN
 
-.PHONY: run test env lint typecheck check-protos protos goldens bench clean
+.PHONY: run test env alerting-tools lint typecheck check-protos protos goldens bench clean
 
 $(BIN)/meshpilot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,19 @@ env: $(BIN)/meshpilot $(ENVOY_BIN)
 run: env
 	$(BIN)/python examples/run_gateway.py
 
-## make test: lint, types, generated-code freshness, then the whole suite with real Envoy
-test: env lint typecheck check-protos
+# Prometheus, promtool and Alertmanager (Debian packages) for the alerting tests.
+alerting-tools:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
+	  echo "installing Debian packages prometheus prometheus-alertmanager"; \
+	  $$SUDO apt-get update -q >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
+	    prometheus prometheus-alertmanager >/dev/null; \
+	fi
+
+## make test: lint, types, generated-code freshness, then the whole suite with real Envoy,
+## Prometheus and Alertmanager
+test: env alerting-tools lint typecheck check-protos
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: $(BIN)/meshpilot
