@@ -75,7 +75,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         yaml.safe_dump(doc, sys.stdout, sort_keys=False, width=120)
-    problems = [*result.rejected, *result.warnings, *t.diagnostics]
+    problems = [*result.rejected, *result.conflicts, *result.warnings, *t.diagnostics]
     for d in problems:
         print(f"{getattr(d, 'severity', 'error')}: {d}", file=sys.stderr)
     errors = len(result.rejected) + sum(d.severity == Severity.ERROR for d in t.diagnostics)

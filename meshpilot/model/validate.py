@@ -376,7 +376,21 @@ def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors
 # ---------------------------------------------------------------------------- DestinationRule
 
 
-def _check_traffic_policy(tp: destination_rule_pb2.TrafficPolicy, p: str, errors: Errors) -> None:
+def _check_traffic_policy(tp: Any, p: str, errors: Errors) -> None:
+    """A TrafficPolicy or one of its portLevelSettings (same field names, no nested ports)."""
+    if tp.HasField("tls"):
+        t = tp.tls
+        TLS = destination_rule_pb2.ClientTLSSettings
+        if t.mode == TLS.MUTUAL and not t.credential_name:
+            for field, json in (("client_certificate", "clientCertificate"), ("private_key", "privateKey")):
+                if not getattr(t, field):
+                    errors.append(FieldError(f"{p}.tls.{json}", "required when mode is MUTUAL"))
+        if t.subject_alt_names and not t.ca_certificates and t.mode in (TLS.SIMPLE, TLS.MUTUAL):
+            errors.append(
+                FieldError(
+                    f"{p}.tls.caCertificates", "required to verify subjectAltNames (Envoy refuses them alone)"
+                )
+            )
     if tp.HasField("outlier_detection"):
         od = tp.outlier_detection
         if not 0 <= od.max_ejection_percent <= 100:
@@ -402,11 +416,12 @@ def _check_traffic_policy(tp: destination_rule_pb2.TrafficPolicy, p: str, errors
         ):
             if getattr(cp.http, fname) < 0:
                 errors.append(FieldError(f"{p}.connectionPool.http.{json}", "must not be negative"))
-    for i, pl in enumerate(tp.port_level_settings):
+    for i, pl in enumerate(getattr(tp, "port_level_settings", ())):
         if not pl.HasField("port"):
             errors.append(FieldError(f"{p}.portLevelSettings[{i}].port", "required"))
         else:
             check_port(pl.port.number, f"{p}.portLevelSettings[{i}].port.number", errors)
+        _check_traffic_policy(pl, f"{p}.portLevelSettings[{i}]", errors)
 
 
 def validate_destination_rule(spec: destination_rule_pb2.DestinationRule) -> Errors:

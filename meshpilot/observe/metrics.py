@@ -103,5 +103,6 @@ def forget_proxy(node_id: str, type_: str) -> None:
     with contextlib.suppress(KeyError):
         PROXY_NACKED.remove(node_id, type_)
 
+
 for _proxy_type in ("router", "sidecar"):
     PROXIES.labels(_proxy_type).set(0)  # present from the start, so "no proxies" can alert

@@ -168,7 +168,15 @@ def build_service_clusters(
                                 {},
                             )
                         ]
-                    c.load_assignment.CopyFrom(load_assignment(name, eps))
+                    if c.type == cluster_pb2.Cluster.LOGICAL_DNS and len(eps) != 1:
+                        # LOGICAL_DNS takes exactly one address: none left (a subset selecting
+                        # nothing) resolves every address instead; several keep the first.
+                        if eps:
+                            eps = eps[:1]
+                        else:
+                            c.type = cluster_pb2.Cluster.STRICT_DNS
+                    if c.type != cluster_pb2.Cluster.ORIGINAL_DST:
+                        c.load_assignment.CopyFrom(load_assignment(name, eps))
                 elif c.type == cluster_pb2.Cluster.EDS:
                     over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
                     out.endpoints[name] = load_assignment(name, eps, overprovisioning=over)

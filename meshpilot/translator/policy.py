@@ -33,6 +33,7 @@ _SIMPLE = {
     LB.RANDOM: cluster_pb2.Cluster.RANDOM,
 }
 DEFAULT_RING_SIZE = 1024  # istiod's minimum ring size when consistentHash sets none
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"  # Debian/Ubuntu; istiod probes a list
 
 
 def _port_level(policy: dr_pb2.TrafficPolicy, port: int) -> dr_pb2.TrafficPolicy.PortTrafficPolicy | None:
@@ -78,6 +79,7 @@ def _load_balancer(c: cluster_pb2.Cluster, lb: dr_pb2.LoadBalancerSettings) -> N
     if which == "simple":
         if lb.simple == LB.PASSTHROUGH:
             c.ClearField("eds_cluster_config")
+            c.ClearField("load_assignment")  # ORIGINAL_DST clusters must have none
             c.type = cluster_pb2.Cluster.ORIGINAL_DST
             c.lb_policy = cluster_pb2.Cluster.CLUSTER_PROVIDED
         elif lb.simple in _SIMPLE:
@@ -151,8 +153,6 @@ def _outlier_detection(c: cluster_pb2.Cluster, od: dr_pb2.OutlierDetection) -> N
         v = od.consecutive_5xx_errors.value
         out.consecutive_5xx.value = v
         out.enforcing_consecutive_5xx.value = 100 if v > 0 else 0
-    else:
-        out.enforcing_consecutive_5xx.value = 0
     if od.HasField("consecutive_gateway_errors"):
         v = od.consecutive_gateway_errors.value
         out.consecutive_gateway_failure.value = v
@@ -184,8 +184,8 @@ def _tls(c: cluster_pb2.Cluster, t: dr_pb2.ClientTLSSettings) -> list[str]:
         )
     if not (t.HasField("insecure_skip_verify") and t.insecure_skip_verify.value):
         vc = common.validation_context
-        if t.ca_certificates:
-            vc.trusted_ca.filename = t.ca_certificates
+        # Without caCertificates, verify against the system trust store (as istiod does).
+        vc.trusted_ca.filename = t.ca_certificates or SYSTEM_CA_BUNDLE
         for san in t.subject_alt_names:
             vc.match_typed_subject_alt_names.add(
                 san_type=tls_common_pb2.SubjectAltNameMatcher.DNS, matcher=string_pb2.StringMatcher(exact=san)

@@ -669,6 +669,26 @@ CASES: list[tuple[str, str, list[str]]] = [
         ],
     ),
     (
+        "client-tls-mutual-without-certificates-port-level",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews}
+            spec:
+              host: reviews
+              trafficPolicy:
+                portLevelSettings:
+                - port: {number: 443}
+                  tls: {mode: MUTUAL, subjectAltNames: [reviews.example.com]}
+            """),
+        [
+            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: required when mode is MUTUAL",
+            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.privateKey: required when mode is MUTUAL",
+            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.caCertificates: "
+            "required to verify subjectAltNames (Envoy refuses them alone)",
+        ],
+    ),
+    (
         "dns-round-robin-with-two-endpoints",
         doc("""\
             apiVersion: networking.istio.io/v1
