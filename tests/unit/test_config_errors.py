@@ -682,7 +682,8 @@ CASES: list[tuple[str, str, list[str]]] = [
                   tls: {mode: MUTUAL, subjectAltNames: [reviews.example.com]}
             """),
         [
-            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: required when mode is MUTUAL",
+            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: "
+            "required when mode is MUTUAL",
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.privateKey: required when mode is MUTUAL",
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.caCertificates: "
             "required to verify subjectAltNames (Envoy refuses them alone)",
