@@ -90,6 +90,13 @@ CONFIG_SIZE = Histogram(
     buckets=(1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6),
     registry=REGISTRY,
 )
+PUSH_DURATION = Histogram(
+    "meshpilot_xds_push_duration_seconds",
+    "Time to write one xDS response to a proxy's stream, by type (istiod: pilot_xds_push_time).",
+    ["type"],
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5),
+    registry=REGISTRY,
+)
 DEBOUNCE = Histogram(
     "meshpilot_debounce_seconds",
     "First file change seen -> reload started (quiet period 100 ms, max 10 s).",

@@ -223,6 +223,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
             metrics.PUSHES.labels(typ, "sent").inc()
             metrics.PUSH_BYTES.labels(typ).inc(size)
             metrics.CONFIG_SIZE.labels(typ).observe(size)
+            metrics.PUSH_DURATION.labels(typ).observe(time.perf_counter() - start)
             emit(
                 "xds.push",
                 node_id=node,
