@@ -93,8 +93,7 @@ def mesh_files(n: int, per_file: int = 100) -> dict[str, str]:
     files: dict[str, str] = {"gateway.yaml": GATEWAY}
     for start in range(0, n, per_file):
         files[f"services-{start:06d}.yaml"] = "".join(
-            SERVICE.format(i=i, ns=i % 10, a=i // 250, b=i % 250)
-            for i in range(start, min(n, start + per_file))
+            SERVICE.format(i=i, ns=i % 10, a=i // 250, b=i % 250) for i in range(start, min(n, start + per_file))
         )
     return files
 

@@ -60,9 +60,7 @@ def main() -> int:
     envoy: Envoy | None = None
     try:
         ready = f"http://127.0.0.1:{ns.admin_port}/ready"
-        wait_for(
-            lambda: serve.poll() is None and http_get(ready, timeout=1)[0] == 200, 30, "meshpilot /ready"
-        )
+        wait_for(lambda: serve.poll() is None and http_get(ready, timeout=1)[0] == 200, 30, "meshpilot /ready")
         print(f"[2/3] meshpilot serving {ns.config} on 127.0.0.1:{ns.xds_port} (admin :{ns.admin_port})")
         node = node_id("router", "127.0.0.1", "ingressgateway-1", "istio-system")
         boot = bootstrap(

@@ -177,9 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Load Istio-style YAML from --config, serve it to Envoy over ADS (gRPC), "
         "reload on change, and expose /metrics, /ready and /debug/* on the admin address.",
     )
-    s.add_argument(
-        "--config", required=True, metavar="DIR", help="directory of YAML files (read recursively)"
-    )
+    s.add_argument("--config", required=True, metavar="DIR", help="directory of YAML files (read recursively)")
     s.add_argument(
         "--xds-address",
         default="127.0.0.1:15010",
@@ -214,9 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="Istio-style node id, e.g. router~10.0.0.1~gw-1.istio-system~istio-system.svc.cluster.local",
     )
-    t.add_argument(
-        "--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)"
-    )
+    t.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)")
     t.add_argument("--namespace", default="", help="proxy namespace (default: from the node id)")
     t.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
     t.set_defaults(func=cmd_translate)
@@ -228,9 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         "status per xDS type: SYNCED (ACKed the latest), STALE (sent, not ACKed yet, or newer config "
         "not sent yet), NOT SENT, NACKED (rejected; the error is printed under the table).",
     )
-    st.add_argument(
-        "--server", default="http://127.0.0.1:15014", help="meshpilot admin URL (default %(default)s)"
-    )
+    st.add_argument("--server", default="http://127.0.0.1:15014", help="meshpilot admin URL (default %(default)s)")
     st.add_argument("-o", "--output", default="table", choices=["table", "json"])
     st.add_argument("--timeout", type=float, default=5.0, help=argparse.SUPPRESS)
     st.set_defaults(func=cmd_status)
@@ -250,9 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ip", default="127.0.0.1")
     b.add_argument("--pod", default="", help="pod or instance name (default: ROLE-1)")
     b.add_argument("--namespace", default="default")
-    b.add_argument(
-        "--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)"
-    )
+    b.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)")
     b.add_argument("--cluster", default="", help="Envoy service cluster name (default: label app or pod)")
     b.add_argument("--xds-address", default="127.0.0.1:15010", metavar="HOST:PORT")
     b.add_argument("--admin-port", type=int, default=15000)

@@ -22,7 +22,9 @@ from meshpilot.model.decode import FieldError, decode, describe
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.objects import ISTIO_GROUP, KINDS, ConfigKey, ConfigObject, Source
 from meshpilot.model.store import ConfigStore
-from meshpilot.model.validate import VALIDATORS, check_labels, check_name
+from meshpilot.model.validate import VALIDATORS as _VALIDATORS
+from meshpilot.model.validate import check_labels, check_name
+from meshpilot.model.validate_sidecar import validate_sidecar
 
 _METADATA_FIELDS = {"name", "namespace", "labels", "annotations"}
 # Set by the API server; harmless in files exported with `kubectl get -o yaml`.
@@ -40,6 +42,7 @@ _METADATA_IGNORED = {
     "generateName",
 }
 DEFAULT_NAMESPACE = "default"
+VALIDATORS: dict[str, Any] = {**_VALIDATORS, "Sidecar": validate_sidecar}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,9 +174,7 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
             errors.append(FieldError(f"metadata.{field}", "unknown field"))
     labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
     for field, value in (("labels", labels), ("annotations", annotations)):
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-        ):
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
             errors.append(FieldError(f"metadata.{field}", "expected a mapping of strings to strings"))
     if isinstance(labels, dict):
         check_labels(((str(k), str(v)) for k, v in labels.items()), "metadata.labels", errors)
@@ -257,11 +258,7 @@ class ConfigLoader:
         file_cache: dict[str, tuple[str | bytes, list[tuple[Source, _DocResult]] | Diagnostic]] = {}
         for path in sorted(files):
             cached = self._file_cache.get(path)
-            decoded = (
-                cached[1]
-                if cached is not None and cached[0] == files[path]
-                else _decode_file(path, files[path])
-            )
+            decoded = cached[1] if cached is not None and cached[0] == files[path] else _decode_file(path, files[path])
             file_cache[path] = (files[path], decoded)
             if isinstance(decoded, Diagnostic):
                 rejected.append(decoded)
@@ -298,6 +295,4 @@ class ConfigLoader:
                     keep_last_good(res.key)
         self._last_good = dict(result)
         self._file_cache = file_cache
-        return LoadResult(
-            ConfigStore(result.values()), tuple(rejected), tuple(warnings), tuple(kept), tuple(conflicts)
-        )
+        return LoadResult(ConfigStore(result.values()), tuple(rejected), tuple(warnings), tuple(kept), tuple(conflicts))

@@ -12,6 +12,7 @@ from meshpilot.api.networking.v1 import (
     destination_rule_pb2,
     gateway_pb2,
     service_entry_pb2,
+    sidecar_pb2,
     virtual_service_pb2,
     workload_entry_pb2,
 )
@@ -49,16 +50,13 @@ DESTINATION_RULE = Kind(
     destination_rule_pb2.DestinationRule,
     "destination-rule",
 )
-SERVICE_ENTRY = Kind(
-    "ServiceEntry", ISTIO_GROUP, ISTIO_VERSIONS, service_entry_pb2.ServiceEntry, "service-entry"
-)
-WORKLOAD_ENTRY = Kind(
-    "WorkloadEntry", ISTIO_GROUP, ISTIO_VERSIONS, workload_entry_pb2.WorkloadEntry, "workload-entry"
-)
+SERVICE_ENTRY = Kind("ServiceEntry", ISTIO_GROUP, ISTIO_VERSIONS, service_entry_pb2.ServiceEntry, "service-entry")
+WORKLOAD_ENTRY = Kind("WorkloadEntry", ISTIO_GROUP, ISTIO_VERSIONS, workload_entry_pb2.WorkloadEntry, "workload-entry")
+SIDECAR = Kind("Sidecar", ISTIO_GROUP, ISTIO_VERSIONS, sidecar_pb2.Sidecar, "sidecar")
 SERVICE = Kind("Service", "", ("v1",), service_pb2.Service, "service")
 
 KINDS: Mapping[str, Kind] = {
-    k.name: k for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SERVICE)
+    k.name: k for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SIDECAR, SERVICE)
 }
 
 

@@ -48,9 +48,22 @@ class Service:
     source: ConfigKey
     # Endpoints per service port number.
     endpoints: Mapping[int, tuple[Endpoint, ...]]
+    export_to: tuple[str, ...] = ()  # Istio exportTo: "*" (default), ".", namespaces, "~"
+    addresses: tuple[str, ...] = ()  # VIPs: Kubernetes clusterIP, ServiceEntry addresses
+    selector: Mapping[str, str] | None = None  # workloads it selects (for sidecars' inbound)
+
+    def exported_to(self, namespace: str) -> bool:
+        return is_exported(self.export_to, self.namespace, namespace)
 
     def port(self, number: int) -> ServicePort | None:
         return next((p for p in self.ports if p.number == number), None)
+
+
+def is_exported(export_to: tuple[str, ...] | list[str], owner_ns: str, to_ns: str) -> bool:
+    """Istio's exportTo: empty or `*` = every namespace, `.` = its own, `~` = none, or names."""
+    if not export_to:
+        return True
+    return any(e == "*" or (e == "." and owner_ns == to_ns) or e == to_ns for e in export_to)
 
 
 def kube_hostname(name: str, namespace: str) -> str:
@@ -232,6 +245,11 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
                 mesh_external=False,
                 source=obj.key,
                 endpoints=_endpoints_for(ports, selected),
+                export_to=tuple(
+                    e.strip() for e in obj.annotations.get("networking.istio.io/exportTo", "").split(",") if e.strip()
+                ),
+                addresses=tuple(a for a in [spec.cluster_ip, *spec.cluster_ips] if a and a != "None"),
+                selector=dict(spec.selector) if spec.selector else None,
             )
         )
 
@@ -240,17 +258,14 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
         se = obj.spec
         assert isinstance(se, SE)
         ports = tuple(
-            ServicePort(p.name, p.number, (p.protocol or "TCP").upper(), p.target_port or None)
-            for p in se.ports
+            ServicePort(p.name, p.number, (p.protocol or "TCP").upper(), p.target_port or None) for p in se.ports
         )
         entries: list[tuple[workload_entry_pb2.WorkloadEntry, ConfigKey | None]]
         if se.HasField("workload_selector"):
             entries = workloads.select(obj.namespace, se.workload_selector.labels)
         else:
             entries = [(we, None) for we in se.endpoints]
-        resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS_ROUND_ROBIN", SE.NONE: "NONE"}.get(
-            se.resolution, "EDS"
-        )
+        resolution = {SE.DNS: "DNS", SE.DNS_ROUND_ROBIN: "DNS_ROUND_ROBIN", SE.NONE: "NONE"}.get(se.resolution, "EDS")
         for host in se.hosts:
             add(
                 Service(
@@ -261,6 +276,9 @@ def build_registry(store: ConfigStore) -> ServiceRegistry:
                     mesh_external=se.location == SE.MESH_EXTERNAL,
                     source=obj.key,
                     endpoints=_endpoints_for(ports, entries),
+                    export_to=tuple(se.export_to),
+                    addresses=tuple(se.addresses),
+                    selector=dict(se.workload_selector.labels) if se.HasField("workload_selector") else None,
                 )
             )
     return ServiceRegistry(dict(sorted(services.items())), tuple(diagnostics))

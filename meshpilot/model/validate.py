@@ -147,8 +147,7 @@ def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
                 errors.append(
                     FieldError(
                         f"{p}.port.protocol",
-                        f"unknown protocol {server.port.protocol!r}; expected one of "
-                        + ", ".join(sorted(PROTOCOLS)),
+                        f"unknown protocol {server.port.protocol!r}; expected one of " + ", ".join(sorted(PROTOCOLS)),
                     )
                 )
             if proto == "HTTPS" and not server.HasField("tls"):
@@ -164,9 +163,7 @@ def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
             try:
                 ipaddress.ip_address(server.bind)
             except ValueError:
-                errors.append(
-                    FieldError(f"{p}.bind", f"expected an IP address or unix:// path, got {server.bind!r}")
-                )
+                errors.append(FieldError(f"{p}.bind", f"expected an IP address or unix:// path, got {server.bind!r}"))
         if server.name:
             if server.name in names:
                 errors.append(
@@ -182,9 +179,7 @@ def validate_gateway(spec: gateway_pb2.Gateway) -> Errors:
 # ---------------------------------------------------------------------------- VirtualService
 
 
-def _check_destination(
-    d: virtual_service_pb2.Destination, path: str, errors: Errors, *, required: bool = True
-) -> None:
+def _check_destination(d: virtual_service_pb2.Destination, path: str, errors: Errors, *, required: bool = True) -> None:
     if not d.host:
         if required:
             errors.append(FieldError(f"{path}.host", "required"))
@@ -387,9 +382,7 @@ def _check_traffic_policy(tp: Any, p: str, errors: Errors) -> None:
                     errors.append(FieldError(f"{p}.tls.{json}", "required when mode is MUTUAL"))
         if t.subject_alt_names and not t.ca_certificates and t.mode in (TLS.SIMPLE, TLS.MUTUAL):
             errors.append(
-                FieldError(
-                    f"{p}.tls.caCertificates", "required to verify subjectAltNames (Envoy refuses them alone)"
-                )
+                FieldError(f"{p}.tls.caCertificates", "required to verify subjectAltNames (Envoy refuses them alone)")
             )
     if tp.HasField("outlier_detection"):
         od = tp.outlier_detection
@@ -456,9 +449,7 @@ def validate_destination_rule(spec: destination_rule_pb2.DestinationRule) -> Err
 # ---------------------------------------------------------------------------- ServiceEntry
 
 
-def _check_workload_entry(
-    we: workload_entry_pb2.WorkloadEntry, p: str, errors: Errors, *, hostname_ok: bool
-) -> None:
+def _check_workload_entry(we: workload_entry_pb2.WorkloadEntry, p: str, errors: Errors, *, hostname_ok: bool) -> None:
     if not we.address:
         errors.append(FieldError(f"{p}.address", "required"))
     elif not we.address.startswith("unix://"):
@@ -508,9 +499,7 @@ def validate_service_entry(spec: service_entry_pb2.ServiceEntry) -> Errors:
     if spec.endpoints and spec.HasField("workload_selector"):
         errors.append(FieldError("spec", "only one of endpoints, workloadSelector may be set"))
     if spec.resolution == SE.STATIC and not spec.endpoints and not spec.HasField("workload_selector"):
-        errors.append(
-            FieldError("spec.endpoints", "required when resolution is STATIC (or set workloadSelector)")
-        )
+        errors.append(FieldError("spec.endpoints", "required when resolution is STATIC (or set workloadSelector)"))
     dns = spec.resolution in (SE.DNS, SE.DNS_ROUND_ROBIN)
     if dns and not spec.endpoints:
         for i, h in enumerate(spec.hosts):
@@ -519,9 +508,7 @@ def validate_service_entry(spec: service_entry_pb2.ServiceEntry) -> Errors:
                     FieldError(f"spec.hosts[{i}]", "a wildcard host cannot be resolved by DNS; add endpoints")
                 )
     if spec.resolution == SE.DNS_ROUND_ROBIN and len(spec.endpoints) > 1:
-        errors.append(
-            FieldError("spec.endpoints", "resolution DNS_ROUND_ROBIN allows at most one endpoint (use DNS)")
-        )
+        errors.append(FieldError("spec.endpoints", "resolution DNS_ROUND_ROBIN allows at most one endpoint (use DNS)"))
     for i, we in enumerate(spec.endpoints):
         _check_workload_entry(we, f"spec.endpoints[{i}]", errors, hostname_ok=dns)
     for i, addr in enumerate(spec.addresses):

@@ -64,16 +64,14 @@ CATALOG: dict[str, EventSpec] = {
             "translate.diagnostic",
             "warning",
             "node_group severity object path where message",
-            "A translation finding: a route to a host with no service, an unsupported field "
-            "ignored, a missing subset.",
+            "A translation finding: a route to a host with no service, an unsupported field ignored, a missing subset.",
             "Fix the object and field named; traffic for that route may get 503 until then.",
         ),
         _e(
             "snapshot.inconsistent",
             "error",
             "node_group missing",
-            "A snapshot referenced names it did not contain and was not published; proxies keep "
-            "the previous one.",
+            "A snapshot referenced names it did not contain and was not published; proxies keep the previous one.",
             "A meshpilot bug: report it with the log line and the config.",
         ),
         _e(

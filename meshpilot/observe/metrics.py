@@ -8,18 +8,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-CONFIG_OBJECTS = Gauge(
-    "meshpilot_config_objects", "Valid config objects by kind.", ["kind"], registry=REGISTRY
-)
+CONFIG_OBJECTS = Gauge("meshpilot_config_objects", "Valid config objects by kind.", ["kind"], registry=REGISTRY)
 CONFIG_REJECTED = Counter(
     "meshpilot_config_rejected_total",
     "Config documents rejected (decode or validation errors).",
     ["kind"],
     registry=REGISTRY,
 )
-CONFIG_LOADS = Counter(
-    "meshpilot_config_loads_total", "Config loads by outcome.", ["outcome"], registry=REGISTRY
-)
+CONFIG_LOADS = Counter("meshpilot_config_loads_total", "Config loads by outcome.", ["outcome"], registry=REGISTRY)
 CONFIG_LAST_LOAD = Gauge(
     "meshpilot_config_last_load_timestamp_seconds",
     "Unix time of the last config load without rejected documents.",

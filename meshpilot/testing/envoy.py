@@ -50,8 +50,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
             last_exc = exc
         time.sleep(interval)
     raise TimeoutError(
-        f"timed out after {timeout}s waiting for {what}"
-        + (f" (last error: {last_exc!r})" if last_exc else "")
+        f"timed out after {timeout}s waiting for {what}" + (f" (last error: {last_exc!r})" if last_exc else "")
     )
 
 

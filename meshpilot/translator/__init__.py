@@ -19,6 +19,8 @@ from meshpilot.translator.clusters import aggregate_cluster, build_service_clust
 from meshpilot.translator.context import MeshContext, build_context
 from meshpilot.translator.gateway import translate_gateway
 from meshpilot.translator.routes import RouteBuilder
+from meshpilot.translator.scope import build_scope
+from meshpilot.translator.sidecar import translate_sidecar
 
 __all__ = ["MeshContext", "Translation", "build_context", "translate"]
 
@@ -35,23 +37,21 @@ class Translation:
 def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
     builder = RouteBuilder(ctx, proxy)
     diagnostics: list[Diagnostic] = list(ctx.diagnostics)
+    scope = build_scope(ctx, proxy)
+    extra_clusters: list[cluster_pb2.Cluster] = []
     if proxy.type == ROUTER:
         gw = translate_gateway(ctx, proxy, builder)
         listeners, routes = gw.listeners, gw.routes
         diagnostics.extend(gw.diagnostics)
     else:
-        listeners, routes = [], []
-        diagnostics.append(
-            Diagnostic(
-                Severity.WARNING,
-                f"proxy {proxy.node_id}",
-                "",
-                "sidecar listeners are not supported yet; the proxy gets clusters and endpoints only",
-            )
-        )
+        sc = translate_sidecar(ctx, proxy, scope, builder)
+        listeners, routes, extra_clusters = sc.listeners, sc.routes, sc.clusters
+        diagnostics.extend(sc.diagnostics)
     diagnostics.extend(builder.diagnostics)
     primaries = {children[0] for children, _ in builder.fallbacks.values()}
-    cs = build_service_clusters(ctx, proxy, ctx.registry.services.values(), primaries)
+    cs = build_service_clusters(ctx, proxy, scope.services, primaries)
+    for c in extra_clusters:
+        cs.clusters[c.name] = c
     diagnostics.extend(cs.diagnostics)
     for name, (children, sources) in builder.fallbacks.items():
         present = [c for c in children if c in cs.clusters]

@@ -52,9 +52,7 @@ def bootstrap(
                         _HTTP_OPTIONS: {
                             "@type": f"type.googleapis.com/{_HTTP_OPTIONS}",
                             "explicit_http_config": {
-                                "http2_protocol_options": {
-                                    "connection_keepalive": {"interval": "30s", "timeout": "5s"}
-                                }
+                                "http2_protocol_options": {"connection_keepalive": {"interval": "30s", "timeout": "5s"}}
                             },
                         }
                     },

@@ -111,9 +111,7 @@ def _base_cluster(
         )
     if svc.resolution in DNS_RESOLUTIONS:
         # istiod: DNS -> STRICT_DNS (every address), DNS_ROUND_ROBIN -> LOGICAL_DNS (one at a time).
-        c.type = (
-            cluster_pb2.Cluster.STRICT_DNS if svc.resolution == "DNS" else cluster_pb2.Cluster.LOGICAL_DNS
-        )
+        c.type = cluster_pb2.Cluster.STRICT_DNS if svc.resolution == "DNS" else cluster_pb2.Cluster.LOGICAL_DNS
         c.dns_lookup_family = cluster_pb2.Cluster.V4_ONLY
         c.respect_dns_ttl = True
     elif svc.resolution == "NONE" and proxy_type != ROUTER:

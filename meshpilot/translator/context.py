@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from meshpilot.api.networking.v1 import destination_rule_pb2
 from meshpilot.model.diagnostics import Diagnostic
 from meshpilot.model.objects import ConfigObject
-from meshpilot.model.registry import ServiceRegistry, build_registry, resolve_short_name
+from meshpilot.model.registry import ServiceRegistry, build_registry, is_exported, resolve_short_name
 from meshpilot.model.store import ConfigStore
 from meshpilot.translator.policy import merge_policy
 
@@ -38,6 +38,9 @@ class MeshContext:
             if not best:
                 return None
             candidates = self.destination_rules[best]
+        candidates = tuple(dr for dr in candidates if _exported(dr, proxy_namespace))
+        if not candidates:
+            return None
         svc = self.registry.get(host)
         for ns in (proxy_namespace, svc.namespace if svc else None):
             for dr in candidates:
@@ -45,9 +48,11 @@ class MeshContext:
                     return dr
         return candidates[0]
 
-    def policy(
-        self, host: str, subset: str, port: int, proxy_namespace: str
-    ) -> destination_rule_pb2.TrafficPolicy:
+    def virtual_services(self, proxy_namespace: str) -> tuple[ConfigObject, ...]:
+        """VirtualServices exported to the proxy's namespace, in (namespace, name) order."""
+        return tuple(vs for vs in self.store.of_kind("VirtualService") if _exported(vs, proxy_namespace))
+
+    def policy(self, host: str, subset: str, port: int, proxy_namespace: str) -> destination_rule_pb2.TrafficPolicy:
         """The effective traffic policy of `outbound|port|subset|host` (Istio's merge order)."""
         dr = self.destination_rule(host, proxy_namespace)
         if dr is None:
@@ -66,6 +71,10 @@ class MeshContext:
         spec = dr.spec
         assert isinstance(spec, destination_rule_pb2.DestinationRule)
         return tuple(spec.subsets)
+
+
+def _exported(obj: ConfigObject, namespace: str) -> bool:
+    return is_exported(list(getattr(obj.spec, "export_to", ())), obj.namespace, namespace)
 
 
 def build_context(store: ConfigStore) -> MeshContext:

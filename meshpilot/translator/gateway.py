@@ -99,9 +99,7 @@ def _http_listener(address: str, port: int, servers: list[BoundServer]) -> liste
     hcm = hcm_pb2.HttpConnectionManager(
         stat_prefix=naming.http_stat_prefix(address, port),
         rds=hcm_pb2.Rds(config_source=ads_config_source(), route_config_name=naming.gateway_route(port)),
-        http_filters=[
-            hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=to_any(router_pb2.Router()))
-        ],
+        http_filters=[hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=to_any(router_pb2.Router()))],
         use_remote_address={"value": True},
         normalize_path={"value": True},
         merge_slashes=False,  # istiod's default path normalization (BASE) does not merge slashes
@@ -176,11 +174,9 @@ def translate_gateway(ctx: MeshContext, proxy: Proxy, builder: RouteBuilder) -> 
     return out
 
 
-def _bound_virtual_services(
-    ctx: MeshContext, servers: list[BoundServer]
-) -> Iterable[tuple[ConfigObject, BoundServer]]:
+def _bound_virtual_services(ctx: MeshContext, servers: list[BoundServer]) -> Iterable[tuple[ConfigObject, BoundServer]]:
     refs = {s.gateway_ref: s for s in servers}
-    for vs in ctx.store.of_kind("VirtualService"):
+    for vs in ctx.virtual_services(servers[0].gateway.namespace if servers else ""):
         spec = vs.spec
         assert isinstance(spec, virtual_service_pb2.VirtualService)
         for g in spec.gateways:

@@ -40,3 +40,25 @@ def virtual_host(host: str, port: int) -> str:
 
 def http_stat_prefix(address: str, port: int) -> str:
     return f"outbound_{address}_{port}"
+
+
+# ----------------------------------------------------------------------------- sidecars
+VIRTUAL_OUTBOUND = "virtualOutbound"  # 0.0.0.0:15001, iptables-redirected outbound traffic
+VIRTUAL_INBOUND = "virtualInbound"  # 0.0.0.0:15006, iptables-redirected inbound traffic
+VIRTUAL_OUTBOUND_PORT = 15001
+VIRTUAL_INBOUND_PORT = 15006
+BLACKHOLE_CLUSTER = "BlackHoleCluster"
+PASSTHROUGH_CLUSTER = "PassthroughCluster"
+INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster"
+WILDCARD = "0.0.0.0"
+
+
+def inbound_cluster(port: int) -> str:
+    """`inbound|9080||`: the local workload behind a sidecar's inbound port."""
+    return f"inbound|{port}||"
+
+
+def sidecar_outbound_route(port: int, bind: str = "") -> str:
+    """RDS name of a sidecar's outbound HTTP listener: the port (`9080`), as istiod names it;
+    a listener bound to a specific address gets `<bind>_<port>` so two never collide."""
+    return str(port) if bind in ("", WILDCARD) else f"{bind}_{port}"

@@ -86,9 +86,7 @@ def _load_balancer(c: cluster_pb2.Cluster, lb: dr_pb2.LoadBalancerSettings) -> N
             c.lb_policy = _SIMPLE[lb.simple]
     elif which == "consistent_hash":
         c.lb_policy = cluster_pb2.Cluster.RING_HASH
-        c.ring_hash_lb_config.minimum_ring_size.value = (
-            lb.consistent_hash.minimum_ring_size or DEFAULT_RING_SIZE
-        )
+        c.ring_hash_lb_config.minimum_ring_size.value = lb.consistent_hash.minimum_ring_size or DEFAULT_RING_SIZE
     if lb.HasField("warmup_duration_secs"):
         # Slow start exists for ROUND_ROBIN and LEAST_REQUEST only (as in istiod).
         if c.lb_policy == cluster_pb2.Cluster.ROUND_ROBIN:
@@ -110,11 +108,7 @@ def _http_options(c: cluster_pb2.Cluster, http2: bool) -> hpo_pb2.HttpProtocolOp
 
 
 def _connection_pool(c: cluster_pb2.Cluster, cp: dr_pb2.ConnectionPoolSettings, http2: bool) -> None:
-    th = (
-        c.circuit_breakers.thresholds[0]
-        if c.circuit_breakers.thresholds
-        else c.circuit_breakers.thresholds.add()
-    )
+    th = c.circuit_breakers.thresholds[0] if c.circuit_breakers.thresholds else c.circuit_breakers.thresholds.add()
     if cp.tcp.max_connections > 0:
         th.max_connections.value = cp.tcp.max_connections
     if cp.tcp.HasField("connect_timeout"):
@@ -134,9 +128,7 @@ def _connection_pool(c: cluster_pb2.Cluster, cp: dr_pb2.ConnectionPoolSettings, 
         if h.HasField("idle_timeout"):
             common.idle_timeout.CopyFrom(h.idle_timeout)
         if h.max_concurrent_streams > 0 and opts.explicit_http_config.HasField("http2_protocol_options"):
-            opts.explicit_http_config.http2_protocol_options.max_concurrent_streams.value = (
-                h.max_concurrent_streams
-            )
+            opts.explicit_http_config.http2_protocol_options.max_concurrent_streams.value = h.max_concurrent_streams
         c.typed_extension_protocol_options[HTTP_OPTIONS].CopyFrom(to_any(opts))
     if cp.tcp.HasField("idle_timeout"):
         opts = _http_options(c, http2)

@@ -59,10 +59,9 @@ def _sort_maps(msg: Message, rendered: Any) -> Any:
         inner = cls()
         msg.Unpack(inner)
         body = {k: v for k, v in rendered.items() if k != "@type"}
-        if inner.DESCRIPTOR.full_name.startswith("google.protobuf."):
-            body = _sort_all(body)  # a well-known type inside an Any is printed as {"value": ...}
-        else:
-            body = _sort_maps(inner, body)
+        # A well-known type inside an Any is printed as {"value": ...}.
+        wkt = inner.DESCRIPTOR.full_name.startswith("google.protobuf.")
+        body = _sort_all(body) if wkt else _sort_maps(inner, body)
         return {"@type": rendered["@type"], **body}
     out = dict(rendered)
     for fd in desc.fields:

@@ -290,9 +290,7 @@ class RouteBuilder:
         if route.HasField("redirect"):
             rd = route.redirect
             action = rc.RedirectAction(
-                response_code=_REDIRECT_CODES.get(
-                    rd.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY
-                )
+                response_code=_REDIRECT_CODES.get(rd.redirect_code or 301, rc.RedirectAction.MOVED_PERMANENTLY)
             )
             if rd.uri:
                 action.path_redirect = rd.uri
@@ -302,9 +300,7 @@ class RouteBuilder:
                 action.scheme_redirect = rd.scheme
             if rd.WhichOneof("redirect_port") == "port":
                 action.port_redirect = rd.port
-            elif (
-                rd.WhichOneof("redirect_port") == "derive_port" and rd.derive_port == vs_pb2.FROM_REQUEST_PORT
-            ):
+            elif rd.WhichOneof("redirect_port") == "derive_port" and rd.derive_port == vs_pb2.FROM_REQUEST_PORT:
                 action.port_redirect = self.listener_port
             r.redirect.CopyFrom(action)
             return r

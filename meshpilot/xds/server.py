@@ -68,10 +68,7 @@ class Connection:
             "error": st.nacked.message if st is not None and st.nacked is not None else None,
             "since_ack_seconds": round(now - last_ack, 1) if last_ack else None,
             "unacked_seconds": round(now - self.sent_at[type_url], 1)
-            if st is not None
-            and st.sent_ever
-            and st.acked_version != st.sent_version
-            and type_url in self.sent_at
+            if st is not None and st.sent_ever and st.acked_version != st.sent_version and type_url in self.sent_at
             else 0.0,
         }
 
@@ -200,9 +197,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
                     metrics.forget_proxy(proxy.node_id, short_type(t))
             emit("xds.stream_closed", node_id=proxy.node_id, conn=conn.id, reason=reason)
 
-    async def _perform(
-        self, conn: Connection, context: Any, action: Action, changed_at: float | None
-    ) -> None:
+    async def _perform(self, conn: Connection, context: Any, action: Action, changed_at: float | None) -> None:
         node = conn.proxy.node_id
         if isinstance(action, Send):
             start = time.perf_counter()
@@ -243,9 +238,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
             observed = conn.pending_change.pop(action.type_url, None)
             if observed is not None:
                 metrics.CONVERGENCE.labels(short_type(action.type_url)).observe(max(0.0, now - observed))
-            emit(
-                "xds.ack", node_id=node, type_url=action.type_url, version=action.version, nonce=action.nonce
-            )
+            emit("xds.ack", node_id=node, type_url=action.type_url, version=action.version, nonce=action.nonce)
         elif isinstance(action, Nacked):
             typ = short_type(action.type_url)
             metrics.NACKS.labels(typ).inc()

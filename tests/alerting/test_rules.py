@@ -118,9 +118,7 @@ def _expected(alert: str, labels: dict[str, str] | None, value: float) -> list[d
 
 
 def test_rules_pass_promtool_check() -> None:
-    out = subprocess.run(
-        [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60
-    )
+    out = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stdout + out.stderr
     assert f"SUCCESS: {len(rules())} rules found" in out.stdout
 
@@ -193,7 +191,5 @@ def test_convergence_alert_on_slow_p99(tmp_path: pathlib.Path) -> None:
         }
         path = tmp_path / "convergence.yaml"
         path.write_text(yaml.safe_dump(test, sort_keys=False))
-        out = subprocess.run(
-            [promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60
-        )
+        out = subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr

@@ -110,8 +110,7 @@ def load_case(name: str) -> Case:
     elif problems:
         pytest.fail(
             f"{name}: the loader did not accept every document of {INPUT} "
-            f"(add an {EXPECT_REJECTED} marker file if that is the point of the case):\n  "
-            + "\n  ".join(problems)
+            f"(add an {EXPECT_REJECTED} marker file if that is the point of the case):\n  " + "\n  ".join(problems)
         )
     proxy = _read_proxy(case_dir)
     return Case(name, case_dir, proxy, translate_store(result.store, proxy))

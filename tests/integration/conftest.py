@@ -49,9 +49,7 @@ def meshpilot(tmp_path: pathlib.Path) -> Iterator[Callable[..., MeshpilotProcess
     # Every event meshpilot logged in the test follows the documented schema (the catalog).
     for p in procs:
         for ev in p.events():
-            assert not missing_keys(ev), (
-                f"event {ev.get('event')} lacks documented keys {missing_keys(ev)}: {ev}"
-            )
+            assert not missing_keys(ev), f"event {ev.get('event')} lacks documented keys {missing_keys(ev)}: {ev}"
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ def free_port() -> int:
 class MeshpilotProcess:
     """`meshpilot serve` as a subprocess with JSON logs captured to a file."""
 
-    def __init__(
-        self, config_dir: pathlib.Path, workdir: pathlib.Path, *, hook: str = "", xds_port: int = 0
-    ) -> None:
+    def __init__(self, config_dir: pathlib.Path, workdir: pathlib.Path, *, hook: str = "", xds_port: int = 0) -> None:
         self.config_dir = config_dir
         self.workdir = workdir
         self.xds_port = xds_port or free_port()
@@ -117,15 +115,22 @@ class Gateway:
     """A real Envoy started with a meshpilot bootstrap as an ingress gateway."""
 
     def __init__(
-        self, workdir: pathlib.Path, xds_port: int, labels: dict[str, str] | None = None, name: str = "gw"
+        self,
+        workdir: pathlib.Path,
+        xds_port: int,
+        labels: dict[str, str] | None = None,
+        name: str = "gw",
+        role: str = "router",
+        namespace: str = "istio-system",
+        ip: str = "127.0.0.1",
     ) -> None:
         self.admin_port = free_port()
         self.labels = labels or {"istio": "ingressgateway"}
-        self.node_id = node_id("router", "127.0.0.1", f"{name}-{self.admin_port}", "istio-system")
+        self.node_id = node_id(role, ip, f"{name}-{self.admin_port}", namespace)
         doc = bootstrap(
             node=self.node_id,
             cluster=name,
-            namespace="istio-system",
+            namespace=namespace,
             labels=self.labels,
             xds_host="127.0.0.1",
             xds_port=xds_port,
@@ -143,10 +148,12 @@ class Gateway:
     def start(self, listener_port: int | None = None) -> Gateway:
         self.envoy.wait_ready()
         if listener_port:
-            wait_for(
-                lambda: self.listener_active(listener_port), 30, f"Envoy listener on port {listener_port}"
-            )
+            wait_for(lambda: self.listener_active(listener_port), 30, f"Envoy listener on port {listener_port}")
         return self
+
+    def listener_on(self, address: str, port: int) -> bool:
+        status, body = self.envoy.admin_get("/listeners")
+        return status == 200 and f"::{address}:{port}" in body.decode()
 
     def listener_active(self, port: int) -> bool:
         status, body = self.envoy.admin_get("/listeners")
@@ -168,9 +175,7 @@ def get(port: int, path: str = "/", headers: dict[str, str] | None = None) -> tu
 def wait_routed(
     port: int, expected: str, path: str = "/", headers: dict[str, str] | None = None, timeout: float = 20
 ) -> None:
-    wait_for(
-        lambda: get(port, path, headers) == (200, expected), timeout, f"{path} {headers or ''} -> {expected}"
-    )
+    wait_for(lambda: get(port, path, headers) == (200, expected), timeout, f"{path} {headers or ''} -> {expected}")
 
 
 def write(path: pathlib.Path, text: str) -> None:

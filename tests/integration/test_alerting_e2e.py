@@ -55,9 +55,7 @@ class Stack:
                 {
                     "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
                     "rule_files": [str(RULES)],
-                    "alerting": {
-                        "alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]
-                    },
+                    "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{self.am_port}"]}]}]},
                     "scrape_configs": [
                         {
                             "job_name": "meshpilot",
@@ -83,21 +81,15 @@ class Stack:
                 stdout=self.logs[1], stderr=subprocess.STDOUT,
             )
         )  # fmt: skip
-        wait_for(
-            lambda: http_get(f"http://127.0.0.1:{self.am_port}/-/ready")[0] == 200, 30, "Alertmanager ready"
-        )
-        wait_for(
-            lambda: http_get(f"http://127.0.0.1:{self.prom_port}/-/ready")[0] == 200, 30, "Prometheus ready"
-        )
+        wait_for(lambda: http_get(f"http://127.0.0.1:{self.am_port}/-/ready")[0] == 200, 30, "Alertmanager ready")
+        wait_for(lambda: http_get(f"http://127.0.0.1:{self.prom_port}/-/ready")[0] == 200, 30, "Prometheus ready")
 
     def alerts(self, name: str) -> list[dict[str, Any]]:
         """Active alerts of that name in Alertmanager's API."""
         status, _, body = http_get(f"http://127.0.0.1:{self.am_port}/api/v2/alerts?active=true")
         assert status == 200
         return [
-            a
-            for a in json.loads(body)
-            if a["labels"].get("alertname") == name and a["status"]["state"] == "active"
+            a for a in json.loads(body) if a["labels"].get("alertname") == name and a["status"]["state"] == "active"
         ]
 
     def stop(self) -> None:

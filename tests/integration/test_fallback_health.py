@@ -48,8 +48,6 @@ def test_all_primary_endpoints_ejected_then_traffic_falls_back(
     # endpoint left in subset v3 the fallback subset v1 takes the traffic.
     wait_for(lambda: get(port, "/", {"x-lane": "v3"}) == (200, "v1"), 20, "fallback after ejection")
     assert {get(port, "/", {"x-lane": "v3"}) for _ in range(20)} == {(200, "v1")}
-    ejected = gw.envoy.stat(
-        "cluster.outbound|80|v3|web.default.svc.cluster.local.outlier_detection.ejections_active"
-    )
+    ejected = gw.envoy.stat("cluster.outbound|80|v3|web.default.svc.cluster.local.outlier_detection.ejections_active")
     assert ejected == 1
     assert ups["v2"].hits == 0

@@ -250,6 +250,4 @@ def test_meshpilot_restart_envoy_keeps_routing_then_resyncs(
     mp2 = meshpilot(cfg, xds_port=mp.xds_port)
     mp2.wait_event("xds.stream_opened", lambda e: e["node_id"] == gw.node_id, timeout=30)
     wait_routed(port, "v2", timeout=30)
-    wait_for(
-        lambda: mp2.metric("meshpilot_xds_connected_proxies", 'proxy_type="router"') == 1.0, 10, "proxy gauge"
-    )
+    wait_for(lambda: mp2.metric("meshpilot_xds_connected_proxies", 'proxy_type="router"') == 1.0, 10, "proxy gauge")

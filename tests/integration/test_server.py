@@ -66,9 +66,7 @@ def test_streams_are_refused_until_the_first_config_is_loaded() -> None:
                 assert "has not loaded its first config" in (err.details() or "")
             else:
                 raise AssertionError("stream accepted before config was loaded")
-            cache.set_store(
-                ConfigLoader().load({p.name: p.read_text() for p in EXAMPLES.glob("*.yaml")}).store
-            )
+            cache.set_store(ConfigLoader().load({p.name: p.read_text() for p in EXAMPLES.glob("*.yaml")}).store)
             resp = await _one_exchange(address, NODE)
             assert resp.type_url == CDS and len(resp.resources) == 5
         finally:
@@ -107,9 +105,7 @@ def test_debug_config_dump_is_what_envoy_has(
     status, _, body = http_get(f"{mp.admin}/debug/config_dump?node={gw.node_id}")
     assert status == 200
     sent = json.loads(body)["resources"]
-    envoy_clusters = {
-        c["cluster"]["name"] for c in gw.envoy.config_dump("dynamic_active_clusters")["configs"]
-    }
+    envoy_clusters = {c["cluster"]["name"] for c in gw.envoy.config_dump("dynamic_active_clusters")["configs"]}
     assert {c["name"] for c in sent["CDS"]["resources"]} == envoy_clusters
     envoy_version = gw.envoy.config_dump("dynamic_active_clusters")["configs"][0]["version_info"]
     assert envoy_version == sent["CDS"]["version"]

@@ -27,9 +27,7 @@ NAMES = ["a", "b", "c"]
 def make_snapshot(clusters: dict[str, int], routes: dict[str, int]) -> Snapshot:
     return build_snapshot(
         {
-            CLUSTER: [
-                (n, cluster_pb2.Cluster(name=n, connect_timeout={"seconds": s})) for n, s in clusters.items()
-            ],
+            CLUSTER: [(n, cluster_pb2.Cluster(name=n, connect_timeout={"seconds": s})) for n, s in clusters.items()],
             ENDPOINT: [
                 (
                     n,
@@ -39,10 +37,7 @@ def make_snapshot(clusters: dict[str, int], routes: dict[str, int]) -> Snapshot:
                 )
                 for n, s in clusters.items()
             ],
-            LISTENER: [
-                (f"l-{n}", listener_pb2.Listener(name=f"l-{n}", stat_prefix=str(s)))
-                for n, s in routes.items()
-            ],
+            LISTENER: [(f"l-{n}", listener_pb2.Listener(name=f"l-{n}", stat_prefix=str(s))) for n, s in routes.items()],
             ROUTE: [
                 (n, route_pb2.RouteConfiguration(name=n, max_direct_response_body_size_bytes={"value": s}))
                 for n, s in routes.items()
@@ -71,9 +66,7 @@ class EnvoyPlays(RuleBasedStateMachine):
     def _check_sends(self, actions: list[object]) -> None:
         order = [a.type_url for a in actions if isinstance(a, Send)]
         assert (
-            order == sorted(order, key=PUSH_ORDER.index)
-            or len(order) <= 1
-            or all(isinstance(a, Send) for a in actions)
+            order == sorted(order, key=PUSH_ORDER.index) or len(order) <= 1 or all(isinstance(a, Send) for a in actions)
         )
         for a in actions:
             if not isinstance(a, Send):
@@ -100,17 +93,13 @@ class EnvoyPlays(RuleBasedStateMachine):
             self.nacked.pop(ENDPOINT, None)
         self._check_sends(actions)
 
-    @rule(
-        type_url=st.sampled_from(PUSH_ORDER), names=st.lists(st.sampled_from(NAMES), unique=True, max_size=3)
-    )
+    @rule(type_url=st.sampled_from(PUSH_ORDER), names=st.lists(st.sampled_from(NAMES), unique=True, max_size=3))
     def subscribe(self, type_url: str, names: list[str]) -> None:
         if type_url in self.names:
             return
         names_t = () if type_url in (CLUSTER, LISTENER) else tuple(names)
         self.names[type_url] = names_t
-        actions = self.stream.handle_request(
-            discovery_pb2.DiscoveryRequest(type_url=type_url, resource_names=names_t)
-        )
+        actions = self.stream.handle_request(discovery_pb2.DiscoveryRequest(type_url=type_url, resource_names=names_t))
         self._check_sends(actions)
         if self.snapshot is not None and (names_t or type_url in (CLUSTER, LISTENER)):
             assert any(isinstance(a, Send) for a in actions), "initial request not answered"
@@ -156,9 +145,7 @@ class EnvoyPlays(RuleBasedStateMachine):
     def stale(self, data: st.DataObject) -> None:
         type_url = data.draw(st.sampled_from(sorted(self.latest)))
         actions = self.stream.handle_request(
-            discovery_pb2.DiscoveryRequest(
-                type_url=type_url, response_nonce="stale-" + self.latest[type_url].nonce
-            )
+            discovery_pb2.DiscoveryRequest(type_url=type_url, response_nonce="stale-" + self.latest[type_url].nonce)
         )
         assert all(isinstance(a, Ignored) for a in actions)
 

@@ -37,9 +37,7 @@ def meshes(draw: st.DrawFn) -> list[dict[str, object]]:
                 "metadata": meta(f"gw{i}", "istio-system"),
                 "spec": {
                     "selector": {"istio": "ingressgateway"},
-                    "servers": [
-                        {"port": {"number": port, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}
-                    ],
+                    "servers": [{"port": {"number": port, "name": "http", "protocol": "HTTP"}, "hosts": ["*"]}],
                 },
             }
         )
@@ -142,9 +140,5 @@ def test_snapshots_are_consistent_names_unique_addresses_bound_once(docs: list[d
     for rc in t.routes:
         for vh in rc.virtual_hosts:
             for r in vh.routes:
-                targets = (
-                    [r.route.cluster]
-                    if r.route.cluster
-                    else [w.name for w in r.route.weighted_clusters.clusters]
-                )
+                targets = [r.route.cluster] if r.route.cluster else [w.name for w in r.route.weighted_clusters.clusters]
                 assert set(targets) <= clusters, targets

@@ -28,9 +28,7 @@ def test_resources_named_in_envoy_message_win() -> None:
 
 
 def test_otherwise_the_resources_changed_since_the_last_accepted_version() -> None:
-    assert objects_for(CLUSTER, [A, B2], {}, "Invalid duration", accepted=[A, B]) == [
-        "ServiceEntry default/b"
-    ]
+    assert objects_for(CLUSTER, [A, B2], {}, "Invalid duration", accepted=[A, B]) == ["ServiceEntry default/b"]
 
 
 def test_otherwise_everything_in_the_response() -> None:

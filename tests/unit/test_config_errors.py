@@ -83,10 +83,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               address: 10.0.0.1
               ports: {http: -1}
             """),
-        [
-            "routes.yaml doc 1 WorkloadEntry default/vm1: spec.ports.http: "
-            "integer -1 out of range [0, 4294967295]"
-        ],
+        ["routes.yaml doc 1 WorkloadEntry default/vm1: spec.ports.http: integer -1 out of range [0, 4294967295]"],
     ),
     (
         "integer-where-string-suggests-quoting",
@@ -138,10 +135,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               route:
               - destination: {host: reviews}
             """),
-        [
-            f"{VS}: spec.http[0].match[0].uri: only one of exact, prefix, regex may be set "
-            '(got "exact" and "prefix")'
-        ],
+        [f'{VS}: spec.http[0].match[0].uri: only one of exact, prefix, regex may be set (got "exact" and "prefix")'],
     ),
     (
         "bad-duration",
@@ -161,8 +155,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               timeout: 10
             """),
         [
-            f"{VS}: spec.http[0].route[0].destination.subset: "
-            "expected string, got integer 1 (quote it in YAML)",
+            f"{VS}: spec.http[0].route[0].destination.subset: expected string, got integer 1 (quote it in YAML)",
             f'{VS}: spec.http[0].route[0].weight: expected integer, got string "fifty"',
             f'{VS}: spec.http[0].timeout: expected a duration such as "5s" or "100ms", got integer 10',
         ],
@@ -187,10 +180,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               route:
               - destination: {host: reviews}
             """),
-        [
-            f"{VS}: spec.http[0].match[0].headers.x-user.regex: invalid RE2 regex 'a**': "
-            "bad repetition operator: **"
-        ],
+        [f"{VS}: spec.http[0].match[0].headers.x-user.regex: invalid RE2 regex 'a**': bad repetition operator: **"],
     ),
     (
         "lookahead-is-valid-python-but-not-re2",
@@ -200,10 +190,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               route:
               - destination: {host: reviews}
             """),
-        [
-            f"{VS}: spec.http[0].match[0].uri.regex: "
-            "invalid RE2 regex '/(?!admin).*': invalid perl operator: (?!"
-        ],
+        [f"{VS}: spec.http[0].match[0].uri.regex: invalid RE2 regex '/(?!admin).*': invalid perl operator: (?!"],
     ),
     # ------------------------------------------------------------------ required fields
     (
@@ -267,13 +254,13 @@ CASES: list[tuple[str, str, list[str]]] = [
         "unsupported-istio-kind",
         doc("""\
             apiVersion: networking.istio.io/v1
-            kind: Sidecar
+            kind: EnvoyFilter
             metadata: {name: default}
             spec: {}
             """),
         [
-            "routes.yaml doc 1: kind: unsupported kind 'Sidecar'; expected one of Gateway, VirtualService, "
-            "DestinationRule, ServiceEntry, WorkloadEntry"
+            "routes.yaml doc 1: kind: unsupported kind 'EnvoyFilter'; expected one of Gateway, VirtualService, "
+            "DestinationRule, ServiceEntry, WorkloadEntry, Sidecar"
         ],
     ),
     (
@@ -286,7 +273,7 @@ CASES: list[tuple[str, str, list[str]]] = [
             """),
         [
             "routes.yaml doc 1: kind: unsupported kind 'Service'; expected one of Gateway, VirtualService, "
-            "DestinationRule, ServiceEntry, WorkloadEntry"
+            "DestinationRule, ServiceEntry, WorkloadEntry, Sidecar"
         ],
     ),
     (
@@ -454,10 +441,7 @@ CASES: list[tuple[str, str, list[str]]] = [
               - port: {number: 70000, name: http, protocol: HTTP}
                 hosts: ["*"]
             """),
-        [
-            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].port.number: "
-            "port 70000 out of range [1, 65535]"
-        ],
+        ["routes.yaml doc 1 Gateway default/ingress: spec.servers[0].port.number: port 70000 out of range [1, 65535]"],
     ),
     (
         "gateway-unknown-protocol",
@@ -529,10 +513,8 @@ CASES: list[tuple[str, str, list[str]]] = [
               - {port: 9090}
             """),
         [
-            "routes.yaml doc 1 Service default/reviews: spec.ports[0].name: "
-            "required when a Service has several ports",
-            "routes.yaml doc 1 Service default/reviews: spec.ports[1].name: "
-            "required when a Service has several ports",
+            "routes.yaml doc 1 Service default/reviews: spec.ports[0].name: required when a Service has several ports",
+            "routes.yaml doc 1 Service default/reviews: spec.ports[1].name: required when a Service has several ports",
         ],
     ),
     # ------------------------------------------------------------------ documents and files
@@ -630,10 +612,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         vs("""\
             - directResponse: {status: 200, body: {bytes: "not base64!"}}
             """),
-        [
-            f"{VS}: spec.http[0].directResponse.body.bytes: "
-            'expected base64-encoded bytes, got string "not base64!"'
-        ],
+        [f'{VS}: spec.http[0].directResponse.body.bytes: expected base64-encoded bytes, got string "not base64!"'],
     ),
     (
         "gateway-bind-not-an-ip",
@@ -682,8 +661,7 @@ CASES: list[tuple[str, str, list[str]]] = [
                   tls: {mode: MUTUAL, subjectAltNames: [reviews.example.com]}
             """),
         [
-            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: "
-            "required when mode is MUTUAL",
+            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: required when mode is MUTUAL",
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.privateKey: required when mode is MUTUAL",
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.caCertificates: "
             "required to verify subjectAltNames (Envoy refuses them alone)",

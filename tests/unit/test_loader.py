@@ -11,14 +11,9 @@ from meshpilot.model.loader import ConfigLoader, LoadResult
 from meshpilot.model.objects import ConfigKey, Source
 
 
-def dr(
-    name: str, host: str, *, namespace: str | None = None, api_version: str = "networking.istio.io/v1"
-) -> str:
+def dr(name: str, host: str, *, namespace: str | None = None, api_version: str = "networking.istio.io/v1") -> str:
     ns = f"\n  namespace: {namespace}" if namespace is not None else ""
-    return (
-        f"apiVersion: {api_version}\nkind: DestinationRule\n"
-        f"metadata:\n  name: {name}{ns}\nspec:\n  host: {host}\n"
-    )
+    return f"apiVersion: {api_version}\nkind: DestinationRule\nmetadata:\n  name: {name}{ns}\nspec:\n  host: {host}\n"
 
 
 def vs(name: str, weight: str = "100") -> str:
@@ -66,9 +61,7 @@ def test_bad_object_is_rejected_alone() -> None:
         key("DestinationRule", "details"),
         key("VirtualService", "productpage"),
     }
-    assert [(d.where, d.obj) for d in result.rejected] == [
-        ("routes.yaml doc 2", "VirtualService default/reviews")
-    ]
+    assert [(d.where, d.obj) for d in result.rejected] == [("routes.yaml doc 2", "VirtualService default/reviews")]
     assert result.kept == ()
 
 
@@ -234,9 +227,7 @@ def test_istio_api_versions_are_accepted(version: str) -> None:
 
 def test_api_version_does_not_change_the_revision() -> None:
     revisions = {
-        ConfigLoader()
-        .load({"a.yaml": dr("reviews", "reviews", api_version=f"networking.istio.io/{v}")})
-        .store.revision
+        ConfigLoader().load({"a.yaml": dr("reviews", "reviews", api_version=f"networking.istio.io/{v}")}).store.revision
         for v in ("v1", "v1beta1", "v1alpha3")
     }
     assert len(revisions) == 1
@@ -271,9 +262,7 @@ def test_server_set_metadata_fields_are_accepted() -> None:
     assert result.rejected == () and result.warnings == ()
     assert host_of(result, key("DestinationRule", "reviews")) == "reviews"
     # Server-set fields are not content: the revision equals that of the plain object.
-    assert (
-        result.store.revision == ConfigLoader().load({"routes.yaml": dr("reviews", "reviews")}).store.revision
-    )
+    assert result.store.revision == ConfigLoader().load({"routes.yaml": dr("reviews", "reviews")}).store.revision
 
 
 def test_yaml_1_1_booleans_stay_strings() -> None:

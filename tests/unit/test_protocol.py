@@ -19,9 +19,7 @@ def snap(
     """clusters: name -> connect timeout seconds (changing it changes the content)."""
     return build_snapshot(
         {
-            CLUSTER: [
-                (n, cluster_pb2.Cluster(name=n, connect_timeout={"seconds": s})) for n, s in clusters.items()
-            ],
+            CLUSTER: [(n, cluster_pb2.Cluster(name=n, connect_timeout={"seconds": s})) for n, s in clusters.items()],
             ENDPOINT: [(n, endpoint_pb2.ClusterLoadAssignment(cluster_name=n)) for n in clusters],
             LISTENER: [(n, listener_pb2.Listener(name=n)) for n in listeners],
             ROUTE: [(n, route_pb2.RouteConfiguration(name=n)) for n in routes],
@@ -97,9 +95,7 @@ def test_stale_nonce_is_ignored() -> None:
     # A stale NACK is ignored too, it does not mark the newer response as rejected.
     assert isinstance(stream.handle_request(req(CLUSTER, nonce=first.nonce, error="old"))[0], Ignored)
     assert stream.types[CLUSTER].nacked is None
-    assert isinstance(
-        stream.handle_request(req(CLUSTER, nonce=second.nonce, version=second.version))[0], Acked
-    )
+    assert isinstance(stream.handle_request(req(CLUSTER, nonce=second.nonce, version=second.version))[0], Acked)
 
 
 def test_reconnect_with_old_version_is_answered() -> None:
@@ -139,9 +135,7 @@ def test_endpoints_are_per_name_and_names_change_is_answered() -> None:
     (more,) = sends(actions)
     assert len(more.response.resources) == 2
     # ACK with the same names: not answered.
-    assert (
-        sends(stream.handle_request(req(ENDPOINT, ("a", "b"), nonce=more.nonce, version=more.version))) == []
-    )
+    assert sends(stream.handle_request(req(ENDPOINT, ("a", "b"), nonce=more.nonce, version=more.version))) == []
 
 
 def test_listeners_and_clusters_are_full_state_wildcard() -> None:

@@ -71,9 +71,7 @@ def test_consistency_check_names_missing_routes_and_endpoints() -> None:
     assert pub is not None
     listeners = [r.message for r in pub.snapshot.get(LISTENER).values()]
     clusters = [r.message for r in pub.snapshot.get(CLUSTER).values()]
-    broken = build_snapshot(
-        {LISTENER: [(x.name, x) for x in listeners], CLUSTER: [(c.name, c) for c in clusters]}
-    )
+    broken = build_snapshot({LISTENER: [(x.name, x) for x in listeners], CLUSTER: [(c.name, c) for c in clusters]})
     missing = inconsistencies(broken)
     assert "listener 0.0.0.0_8080 uses route configuration http.8080, which is missing" in missing
     assert (
@@ -96,9 +94,7 @@ def test_inconsistent_snapshot_is_not_published_and_the_last_good_stays() -> Non
     good = cache.register(proxy).published
     drop_routes["on"] = True
     (update,) = cache.set_store(example_store(edit="60"))
-    assert update.inconsistent == (
-        "listener 0.0.0.0_8080 uses route configuration http.8080, which is missing",
-    )
+    assert update.inconsistent == ("listener 0.0.0.0_8080 uses route configuration http.8080, which is missing",)
     assert not update.changed
     assert cache.get(proxy) is good
 
