@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from envoy.config.listener.v3 import listener_components_pb2 as lc
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.filters.http.cors.v3 import cors_pb2
+from envoy.extensions.filters.http.fault.v3 import fault_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.listener.original_dst.v3 import original_dst_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -12,9 +14,19 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from envoy.extensions.filters.network.tcp_proxy.v3 import tcp_proxy_pb2
 
 from meshpilot.translator.envoy import ads_config_source, to_any
+from meshpilot.translator.http_policies import CORS_FILTER, FAULT_FILTER
 
 HCM = "envoy.filters.network.http_connection_manager"
 TCP_PROXY = "envoy.filters.network.tcp_proxy"
+
+
+def standard_http_filters() -> list[hcm_pb2.HttpFilter]:
+    """istiod's chain: fault and CORS (inert unless a route configures them), then the router."""
+    return [
+        hcm_pb2.HttpFilter(name=FAULT_FILTER, typed_config=to_any(fault_pb2.HTTPFault())),
+        hcm_pb2.HttpFilter(name=CORS_FILTER, typed_config=to_any(cors_pb2.Cors())),
+        hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=to_any(router_pb2.Router())),
+    ]
 
 
 def http_filter(
@@ -24,7 +36,7 @@ def http_filter(
     stream timeout), routes from RDS `rds` or inline `route_config`."""
     hcm = hcm_pb2.HttpConnectionManager(
         stat_prefix=stat_prefix,
-        http_filters=[hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=to_any(router_pb2.Router()))],
+        http_filters=standard_http_filters(),
         normalize_path={"value": True},
         path_with_escaped_slashes_action=hcm_pb2.HttpConnectionManager.KEEP_UNCHANGED,
     )

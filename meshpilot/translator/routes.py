@@ -32,6 +32,7 @@ from meshpilot.model.registry import resolve_short_name
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
 from meshpilot.translator.envoy import attribution, duration, to_any
+from meshpilot.translator.http_policies import apply_fault_and_cors, mirror_policy
 from meshpilot.translator.policy import hash_policies, same_hash_policies
 
 DEFAULT_RETRY_ON = "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes"
@@ -42,14 +43,7 @@ _REDIRECT_CODES = {
     307: rc.RedirectAction.TEMPORARY_REDIRECT,
     308: rc.RedirectAction.PERMANENT_REDIRECT,
 }
-_UNSUPPORTED = {
-    "fault": "fault",
-    "mirror": "mirror",
-    "mirrors": "mirrors",
-    "mirror_percentage": "mirrorPercentage",
-    "cors_policy": "corsPolicy",
-    "delegate": "delegate",
-}
+_UNSUPPORTED = {"delegate": "delegate"}
 
 
 def string_matcher(m: common_pb2.StringMatch, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
@@ -284,8 +278,21 @@ class RouteBuilder:
             out.append(r)
         return out
 
+    def _mirrors(self, vs: ConfigObject, route: vs_pb2.HTTPRoute, ra: rc.RouteAction, p: str) -> None:
+        """`mirror` + `mirrorPercentage` (default 100%) and `mirrors` (each with its own)."""
+        if route.HasField("mirror"):
+            cluster = self.cluster_for(vs, route.mirror, f"{p}.mirror")
+            pct = route.mirror_percentage if route.HasField("mirror_percentage") else None
+            ra.request_mirror_policies.append(mirror_policy(cluster, pct))
+        for k, m in enumerate(route.mirrors):
+            cluster = self.cluster_for(vs, m.destination, f"{p}.mirrors[{k}].destination")
+            ra.request_mirror_policies.append(
+                mirror_policy(cluster, m.percentage if m.HasField("percentage") else None)
+            )
+
     def _action(self, vs: ConfigObject, route: vs_pb2.HTTPRoute, p: str) -> rc.Route | None:
         r = rc.Route()
+        apply_fault_and_cors(r, route)
         authority = apply_headers(r, route.headers) if route.HasField("headers") else ""
         if route.HasField("redirect"):
             rd = route.redirect
@@ -346,6 +353,7 @@ class RouteBuilder:
                 ra.regex_rewrite.substitution = rw.uri_regex_rewrite.rewrite
         if authority:
             ra.host_rewrite_literal = authority
+        self._mirrors(vs, route, ra, p)
         ra.timeout.CopyFrom(route.timeout if route.HasField("timeout") else duration(0))
         policy = retry_policy(route.retries if route.HasField("retries") else None)
         if policy is not None:
