@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -21,6 +22,10 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.server
         with srv.lock:
             srv.hits += 1
+            srv.requests.append((self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+            del srv.requests[:-1000]
+        if srv.delay:
+            time.sleep(srv.delay)
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
@@ -53,7 +58,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__((host, port), _Handler)
         self.name = name
         self.status = 200
+        self.delay = 0.0
         self.hits = 0
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.lock = threading.Lock()
 
 
@@ -78,6 +85,15 @@ class EchoServer:
 
     def set_status(self, status: int) -> None:
         self._srv.status = status
+
+    def set_delay(self, seconds: float) -> None:
+        self._srv.delay = seconds
+
+    @property
+    def requests(self) -> list[tuple[str, str, dict[str, str]]]:
+        """(method, path, headers) of the last 1000 requests."""
+        with self._srv.lock:
+            return list(self._srv.requests)
 
 
 if __name__ == "__main__":

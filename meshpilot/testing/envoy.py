@@ -54,12 +54,21 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
     )
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a 3xx is an answer to look at, not to follow
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
 def http_get(
     url: str, headers: dict[str, str] | None = None, timeout: float = 5.0
 ) -> tuple[int, dict[str, str], bytes]:
+    """GET without following redirects; returns (status, lower-cased headers, body)."""
     req = urllib.request.Request(url, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _OPENER.open(req, timeout=timeout) as resp:
             return resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
     except urllib.error.HTTPError as err:
         return err.code, {k.lower(): v for k, v in err.headers.items()}, err.read()

@@ -125,9 +125,10 @@ def service_domains(svc: Service, port: int, proxy_ns: str) -> list[str]:
     return out
 
 
-def _default_route(cluster: str, sources: list[str]) -> rc.Route:
+def _default_route(cluster: str, sources: list[str], builder: RouteBuilder) -> rc.Route:
     r = rc.Route(name="default", match=rc.RouteMatch(prefix="/"), metadata=attribution(sources))
     r.route.cluster = cluster
+    r.route.hash_policy.extend(builder.hash_policy_for(cluster))
     r.route.timeout.CopyFrom(duration(0))
     r.route.retry_policy.CopyFrom(default_retry_policy())
     return r
@@ -179,7 +180,7 @@ def _outbound_route_config(
                 )
             )
         if not routes:
-            routes = [_default_route(naming.outbound_cluster(port, "", svc.hostname), [str(svc.source)])]
+            routes = [_default_route(naming.outbound_cluster(port, "", svc.hostname), [str(svc.source)], builder)]
         domains = [d for d in service_domains(svc, port, proxy.namespace) if d not in used_domains]
         used_domains.update(domains)
         rc_out.virtual_hosts.add(
