@@ -7,7 +7,7 @@ PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])
 ENVOY_BIN ?= $(abspath $(ENVOY_VENV))/lib/python$(PYVER)/site-packages/envoy/_bin/envoy
 export ENVOY_BIN
 
-.PHONY: run test env alerting-tools lint typecheck check-protos protos goldens bench clean
+.PHONY: run demo test env system-tools lint typecheck check-protos protos goldens bench clean
 
 $(BIN)/meshpilot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,19 +26,25 @@ env: $(BIN)/meshpilot $(ENVOY_BIN)
 run: env
 	$(BIN)/python examples/run_gateway.py
 
-# Prometheus, promtool and Alertmanager (Debian packages) for the alerting tests.
-alerting-tools:
-	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null; then \
+# Debian packages the tests use: Prometheus, promtool and Alertmanager (alerting tests) and
+# docker-compose (validates docker-compose.yml; no Docker engine is needed for that).
+system-tools:
+	@if ! command -v promtool >/dev/null || ! command -v prometheus-alertmanager >/dev/null \
+	    || ! command -v docker-compose >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" -eq 0 ] || echo sudo ); \
-	  echo "installing Debian packages prometheus prometheus-alertmanager"; \
+	  echo "installing Debian packages prometheus prometheus-alertmanager docker-compose"; \
 	  $$SUDO apt-get update -q >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends \
-	    prometheus prometheus-alertmanager >/dev/null; \
+	    prometheus prometheus-alertmanager docker-compose >/dev/null; \
 	fi
+
+## make demo: ASM's traffic-lane walkthrough with real Envoys on loopback (no Docker needed)
+demo: env
+	$(BIN)/python examples/demo/run_local.py
 
 ## make test: lint, types, generated-code freshness, then the whole suite with real Envoy,
 ## Prometheus and Alertmanager
-test: env alerting-tools lint typecheck check-protos
+test: env system-tools lint typecheck check-protos
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 lint: $(BIN)/meshpilot

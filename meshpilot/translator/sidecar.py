@@ -16,6 +16,7 @@ plus `allow_any` (PassthroughCluster) or `block_all` (BlackHoleCluster) for othe
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 
 from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.listener.v3 import listener_components_pb2 as lc
@@ -67,14 +68,36 @@ class Inbound:
     endpoint: str  # IP:PORT or unix://path of the workload
 
 
-def _egress_listeners(scope: ProxyScope) -> list[Egress]:
+def explicit_egress_bind(proxy: Proxy) -> str:
+    """Default bind of an egress listener with captureMode NONE. Istio uses 127.0.0.1, which is
+    private to each pod. A proxy whose own address is a loopback address (several proxies on one
+    host, as in `make demo`) shares the host's 127.0.0.1, so it binds its own address instead."""
+    try:
+        own_loopback = ipaddress.ip_address(proxy.ip).is_loopback
+    except ValueError:
+        own_loopback = False
+    return proxy.ip if own_loopback else "127.0.0.1"
+
+
+def default_endpoint(endpoint: str, port: int, proxy: Proxy) -> str:
+    """Istio's defaultEndpoint: `127.0.0.1:PORT` (localhost), `0.0.0.0:PORT` (the instance IP),
+    or `unix:///path`; unset means 127.0.0.1 and the listener's port."""
+    if not endpoint:
+        return f"127.0.0.1:{port}"
+    host, sep, p = endpoint.rpartition(":")
+    if sep and host in ("0.0.0.0", "[::]"):
+        return f"{proxy.ip}:{p}"
+    return endpoint
+
+
+def _egress_listeners(scope: ProxyScope, proxy: Proxy) -> list[Egress]:
     spec = scope.spec
     if not spec.egress:
         return [Egress(0, "", naming.WILDCARD, False, ("*/*",))]
     out = []
     for eg in spec.egress:
         explicit = eg.capture_mode == CM.NONE
-        bind = eg.bind or ("127.0.0.1" if explicit else naming.WILDCARD)
+        bind = eg.bind or (explicit_egress_bind(proxy) if explicit else naming.WILDCARD)
         out.append(Egress(eg.port.number, eg.port.protocol.upper(), bind, explicit, tuple(eg.hosts)))
     return out
 
@@ -92,7 +115,7 @@ def _inbound_listeners(ctx: MeshContext, proxy: Proxy, scope: ProxyScope) -> lis
             explicit = ing.capture_mode == CM.NONE
             port = ing.port.number
             bind = ing.bind or (proxy.ip if explicit else naming.WILDCARD)
-            endpoint = ing.default_endpoint or f"127.0.0.1:{ing.port.target_port or port}"
+            endpoint = default_endpoint(ing.default_endpoint, ing.port.target_port or port, proxy)
             out.append(Inbound(port, (ing.port.protocol or "HTTP").upper(), bind, explicit, endpoint))
         return out
     # Implicit: the ports of the services that select this workload (istiod's inbound listeners).
@@ -277,7 +300,7 @@ def translate_sidecar(ctx: MeshContext, proxy: Proxy, scope: ProxyScope, builder
 
     # ---------------------------------------------------------------- outbound
     covered: set[int] = set()
-    egress = _egress_listeners(scope)
+    egress = _egress_listeners(scope, proxy)
     for i, eg in enumerate(egress):
         visible = [s for s in scope.services if any(egress_host_matches(h, s, proxy.namespace) for h in eg.hosts)]
         ports = [eg.port] if eg.port else sorted({p.number for s in visible for p in s.ports} - covered)
