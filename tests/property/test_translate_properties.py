@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meshpilot.model.loader import ConfigLoader
-from meshpilot.model.proxy import parse_proxy
+from meshpilot.model.proxy import Proxy, parse_proxy
 from meshpilot.translator import Translation, translate_store
 from meshpilot.xds.cache import snapshot_of
 from meshpilot.xds.snapshot import inconsistencies
@@ -101,40 +101,67 @@ def render(t: Translation) -> list[bytes]:
     return [m.SerializeToString(deterministic=True) for m in msgs] + diags
 
 
-def translate_docs(docs: list[dict[str, object]], files: int = 1) -> Translation:
+SIDECAR = parse_proxy("sidecar~10.0.9.9~client-1.default~default.svc.cluster.local", {"LABELS": {"app": "client"}})
+EXPLICIT_SIDECAR = {
+    "apiVersion": "networking.istio.io/v1",
+    "kind": "Sidecar",
+    "metadata": {"name": "client", "namespace": "default"},
+    "spec": {
+        "workloadSelector": {"labels": {"app": "client"}},
+        "ingress": [{"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "captureMode": "NONE"}],
+        "egress": [
+            {"port": {"number": 80, "protocol": "HTTP", "name": "http"}, "captureMode": "NONE", "hosts": ["./*"]},
+            {"hosts": ["*/*"]},
+        ],
+    },
+}
+
+
+def translate_docs(docs: list[dict[str, object]], files: int = 1, proxy: Proxy = GW) -> Translation:
     chunks: dict[str, str] = {}
     for i, d in enumerate(docs):
         name = f"f{i % files}.yaml"
         chunks[name] = chunks.get(name, "") + "---\n" + yaml.safe_dump(d)
     result = ConfigLoader().load(chunks)
     assert result.rejected == (), [str(r) for r in result.rejected]
-    return translate_store(result.store, GW)
+    return translate_store(result.store, proxy)
 
 
 @settings(max_examples=60, deadline=None)
-@given(meshes(), st.randoms(use_true_random=False), st.integers(1, 4))
+@given(meshes(), st.randoms(use_true_random=False), st.integers(1, 4), st.booleans())
 def test_translation_is_deterministic_and_independent_of_input_order(
-    docs: list[dict[str, object]], rnd: object, files: int
+    docs: list[dict[str, object]], rnd: object, files: int, sidecar: bool
 ) -> None:
-    base = translate_docs(docs)
-    assert render(translate_docs(docs)) == render(base)
+    proxy = SIDECAR if sidecar else GW
+    base = translate_docs(docs, proxy=proxy)
+    assert render(translate_docs(docs, proxy=proxy)) == render(base)
     shuffled = list(docs)
     rnd.shuffle(shuffled)  # type: ignore[attr-defined]
-    assert render(translate_docs(shuffled, files)) == render(base)
+    assert render(translate_docs(shuffled, files, proxy=proxy)) == render(base)
 
 
 @settings(max_examples=60, deadline=None)
-@given(meshes())
-def test_snapshots_are_consistent_names_unique_addresses_bound_once(docs: list[dict[str, object]]) -> None:
-    t = translate_docs(docs)
+@given(meshes(), st.sampled_from(["gateway", "sidecar", "explicit-sidecar"]))
+def test_snapshots_are_consistent_names_unique_addresses_bound_once(docs: list[dict[str, object]], kind: str) -> None:
+    if kind == "explicit-sidecar":
+        docs = [*docs, EXPLICIT_SIDECAR]
+    t = translate_docs(docs, proxy=GW if kind == "gateway" else SIDECAR)
     assert inconsistencies(snapshot_of(t)) == []
     for kind in (t.listeners, t.routes, t.clusters):
         names = [r.name for r in kind]
         assert len(names) == len(set(names)), names
     cla_names = [e.cluster_name for e in t.endpoints]
     assert len(cla_names) == len(set(cla_names))
-    addresses = [(x.address.socket_address.address, x.address.socket_address.port_value) for x in t.listeners]
-    assert len(addresses) == len(set(addresses))
+    # No two listeners that really bind share an address and port, or a port with a wildcard.
+    bound = [
+        (x.address.socket_address.address, x.address.socket_address.port_value)
+        for x in t.listeners
+        if not (x.HasField("bind_to_port") and not x.bind_to_port.value)
+    ]
+    assert len(bound) == len(set(bound)), bound
+    for addr, port in bound:
+        if addr == "0.0.0.0":
+            assert [a for a, p in bound if p == port] == [addr], bound
     # Every cluster a route sends to exists.
     clusters = {c.name for c in t.clusters}
     for rc in t.routes:
