@@ -257,8 +257,11 @@ def _check_match(m: virtual_service_pb2.HTTPMatchRequest, p: str, errors: Errors
 
 def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors:
     errors: Errors = []
-    if not spec.hosts:
-        errors.append(FieldError("spec.hosts", "at least one host is required"))
+    # A VirtualService without hosts is a delegate: other VirtualServices include its routes.
+    if not spec.hosts and spec.gateways:
+        errors.append(
+            FieldError("spec.gateways", "a VirtualService without hosts is a delegate and cannot set gateways")
+        )
     for i, host in enumerate(spec.hosts):
         check_fqdn(host, f"spec.hosts[{i}]", errors)
     for i, gw in enumerate(spec.gateways):
@@ -294,6 +297,8 @@ def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors
             )
         for j, m in enumerate(route.match):
             _check_match(m, f"{p}.match[{j}]", errors)
+        if route.HasField("delegate") and not route.delegate.name:
+            errors.append(FieldError(f"{p}.delegate.name", "required"))
         for j, dest in enumerate(route.route):
             dp = f"{p}.route[{j}]"
             if not dest.HasField("destination"):

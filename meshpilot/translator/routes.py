@@ -26,11 +26,12 @@ from google.protobuf import wrappers_pb2
 from meshpilot.api.networking.v1 import common_pb2
 from meshpilot.api.networking.v1 import virtual_service_pb2 as vs_pb2
 from meshpilot.model.diagnostics import Diagnostic, Severity
-from meshpilot.model.objects import ConfigObject
+from meshpilot.model.objects import ConfigKey, ConfigObject
 from meshpilot.model.proxy import Proxy
 from meshpilot.model.registry import resolve_short_name
 from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
+from meshpilot.translator.delegate import merged_routes
 from meshpilot.translator.envoy import attribution, duration, to_any
 from meshpilot.translator.http_policies import apply_fault_and_cors, mirror_policy
 from meshpilot.translator.policy import hash_policies, same_hash_policies
@@ -43,7 +44,7 @@ _REDIRECT_CODES = {
     307: rc.RedirectAction.TEMPORARY_REDIRECT,
     308: rc.RedirectAction.PERMANENT_REDIRECT,
 }
-_UNSUPPORTED = {"delegate": "delegate"}
+_UNSUPPORTED: dict[str, str] = {}
 
 
 def string_matcher(m: common_pb2.StringMatch, *, ignore_case: bool = False) -> string_pb2.StringMatcher:
@@ -251,6 +252,8 @@ class RouteBuilder:
         """Envoy routes for `spec.http[index]`, for a listener on `port` of `gateway`."""
         p = f"spec.http[{index}]"
         self.listener_port = port
+        if route.HasField("delegate"):
+            return self._delegate(vs, index, route, port=port, gateway=gateway)
         for field, json_name in _UNSUPPORTED.items():
             present = bool(getattr(route, field)) if field == "mirrors" else route.HasField(field)
             if present:
@@ -276,6 +279,31 @@ class RouteBuilder:
                 r.name = name
             r.MergeFrom(action)
             out.append(r)
+        return out
+
+    def _delegate(
+        self, vs: ConfigObject, index: int, route: vs_pb2.HTTPRoute, *, port: int, gateway: str
+    ) -> list[rc.Route]:
+        p = f"spec.http[{index}].delegate"
+        key = ConfigKey("VirtualService", route.delegate.namespace or vs.namespace, route.delegate.name)
+        target = self.ctx.store.get(key)
+        if target is None:
+            self.warn(vs, p, f"delegate {key} does not exist; the route is dropped")
+            return []
+        spec = target.spec
+        assert isinstance(spec, vs_pb2.VirtualService)
+        if spec.hosts:
+            self.warn(vs, p, f"{key} has hosts, so it is not a delegate; the route is dropped")
+            return []
+        routes, problems = merged_routes(route, spec)
+        for problem in problems:
+            self.warn(target, "spec.http", f"under {vs.key} {p}: {problem}")
+        out: list[rc.Route] = []
+        for j, merged in routes:
+            if merged.HasField("delegate"):
+                self.warn(target, f"spec.http[{j}].delegate", "only one level of delegation is supported; ignored")
+                continue
+            out.extend(self.http_routes(target, j, merged, port=port, gateway=gateway))
         return out
 
     def _mirrors(self, vs: ConfigObject, route: vs_pb2.HTTPRoute, ra: rc.RouteAction, p: str) -> None:
