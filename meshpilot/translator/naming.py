@@ -62,3 +62,20 @@ def sidecar_outbound_route(port: int, bind: str = "") -> str:
     """RDS name of a sidecar's outbound HTTP listener: the port (`9080`), as istiod names it;
     a listener bound to a specific address gets `<bind>_<port>` so two never collide."""
     return str(port) if bind in ("", WILDCARD) else f"{bind}_{port}"
+
+
+# ----------------------------------------------------------------------------- gateway TLS/TCP
+def gateway_https_route(port: int, port_name: str, gateway: str, namespace: str) -> str:
+    """RDS name of an HTTPS server terminating TLS on a gateway, as istiod names it
+    (`https.443.https-shop.ingress.istio-system`): one route configuration per server."""
+    return f"https.{port}.{port_name}.{gateway}.{namespace}"
+
+
+def tcp_stat_prefix(cluster: str) -> str:
+    """A gateway tcp_proxy to one cluster is named after it (istiod)."""
+    return cluster
+
+
+def tcp_weighted_stat_prefix(vs_name: str, vs_namespace: str) -> str:
+    """A gateway tcp_proxy to weighted clusters is named `<vs name>.<vs namespace>` (istiod)."""
+    return f"{vs_name}.{vs_namespace}"

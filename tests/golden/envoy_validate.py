@@ -10,6 +10,10 @@ A golden case's resources (what meshpilot would serve over ADS) become one stati
 
 Every resource must be used exactly once: a route configuration no listener refers to, or an
 endpoint assignment without an EDS cluster, would escape validation, so it is an error here.
+
+Envoy runs from the repository root, so relative file paths in the resources resolve there:
+golden cases point Gateway TLS settings at `tests/golden/certs/...`, and Envoy loads those
+certificates while validating (a missing or mismatched file fails the case).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from meshpilot.testing.envoy import find_envoy
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 RESOURCE_TYPES = ("listeners", "routes", "clusters", "endpoints")
 VALIDATE_TIMEOUT_S = 120
+ROOT = pathlib.Path(__file__).resolve().parents[2]  # relative paths in resources resolve here
 
 
 class BootstrapError(ValueError):
@@ -136,7 +141,7 @@ def validate_bootstrap(bootstrap: Mapping[str, Any], *, envoy: str | None = None
         )
         proc = subprocess.run(
             cmd,
-            cwd=tmp,
+            cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -684,6 +684,311 @@ CASES: list[tuple[str, str, list[str]]] = [
             "resolution DNS_ROUND_ROBIN allows at most one endpoint (use DNS)"
         ],
     ),
+    # ------------------------------------------------------------------ gateway TLS, tcp/tls routes
+    (
+        "gateway-simple-tls-without-certificate",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: SIMPLE}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.serverCertificate: "
+            "required when mode is SIMPLE (or set credentialName)",
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.privateKey: "
+            "required when mode is SIMPLE (or set credentialName)",
+        ],
+    ),
+    (
+        "gateway-mutual-tls-without-ca",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls: {mode: MUTUAL, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.caCertificates: "
+            "required when mode is MUTUAL: the CA that signs client certificates"
+        ],
+    ),
+    (
+        "gateway-tls-min-version-above-max",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls:
+                  mode: SIMPLE
+                  serverCertificate: /etc/certs/tls.crt
+                  privateKey: /etc/certs/tls.key
+                  minProtocolVersion: TLSV1_3
+                  maxProtocolVersion: TLSV1_2
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.minProtocolVersion: "
+            "TLSV1_3 is above maxProtocolVersion TLSV1_2"
+        ],
+    ),
+    (
+        "gateway-tls-max-version-below-default-min",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: tls, protocol: TLS}
+                hosts: ["*"]
+                tls: {mode: PASSTHROUGH, maxProtocolVersion: TLSV1_1}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.maxProtocolVersion: "
+            "TLSV1_1 is below the default minProtocolVersion TLSV1_2; set minProtocolVersion too"
+        ],
+    ),
+    (
+        "gateway-unknown-cipher-suites",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls:
+                  mode: SIMPLE
+                  serverCertificate: /etc/certs/tls.crt
+                  privateKey: /etc/certs/tls.key
+                  cipherSuites: [ECDHE-RSA-AES128-GCM-SHA256, TLS_AES_128_GCM_SHA256, "[AES128-SHA|RC4-MD5]"]
+            """),
+        [
+            f"routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.cipherSuites[{i}]: "
+            f"unknown cipher suite '{name}'; expected one of ECDHE-ECDSA-AES128-GCM-SHA256, "
+            "ECDHE-RSA-AES128-GCM-SHA256, ECDHE-ECDSA-AES256-GCM-SHA384, ECDHE-RSA-AES256-GCM-SHA384, "
+            "ECDHE-ECDSA-CHACHA20-POLY1305, ECDHE-RSA-CHACHA20-POLY1305, ECDHE-ECDSA-AES128-SHA, "
+            "ECDHE-RSA-AES128-SHA, ECDHE-ECDSA-AES256-SHA, ECDHE-RSA-AES256-SHA, AES128-GCM-SHA256, "
+            "AES256-GCM-SHA384, AES128-SHA, AES256-SHA, DES-CBC3-SHA "
+            "(or their IANA names; TLS 1.3 suites cannot be configured)"
+            for i, name in ((1, "TLS_AES_128_GCM_SHA256"), (2, "RC4-MD5"))
+        ],
+    ),
+    (
+        "gateway-tls-server-without-tls",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: tls, protocol: TLS}
+                hosts: ["*"]
+            """),
+        ["routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls: required for a TLS server"],
+    ),
+    (
+        "gateway-plaintext-http-server-terminating-tls",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 80, name: http, protocol: HTTP}
+                hosts: ["*"]
+                tls: {mode: SIMPLE, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls: "
+            "a plaintext HTTP server only takes httpsRedirect; use protocol HTTPS to terminate TLS"
+        ],
+    ),
+    (
+        "gateway-tcp-server-with-tls",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 5432, name: postgres, protocol: TCP}
+                hosts: ["*"]
+                tls: {httpsRedirect: true}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls: "
+            "TLS settings need protocol HTTPS or TLS, not TCP"
+        ],
+    ),
+    (
+        "gateway-credential-name-and-certificate-files",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls:
+                  mode: MUTUAL
+                  credentialName: shop-cert
+                  serverCertificate: /etc/certs/tls.crt
+                  privateKey: /etc/certs/tls.key
+                  caCrl: /etc/certs/crl.pem
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls: only one of credentialName, "
+            "credentialNames, serverCertificate/privateKey may be set "
+            "(got credentialName, serverCertificate/privateKey)",
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.caCrl: "
+            "cannot be used with credentialName (the secret holds the CRL)",
+        ],
+    ),
+    (
+        "gateway-istio-mutual-with-certificate",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 15443, name: tls-mesh, protocol: TLS}
+                hosts: ["*"]
+                tls: {mode: ISTIO_MUTUAL, serverCertificate: /etc/certs/tls.crt}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.serverCertificate: "
+            "must not be set when mode is ISTIO_MUTUAL"
+        ],
+    ),
+    (
+        "gateway-https-server-without-port-name-and-duplicate-port-names",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, protocol: HTTPS}
+                hosts: [a.example.com]
+                tls: {mode: SIMPLE, serverCertificate: /etc/certs/tls.crt, privateKey: /etc/certs/tls.key}
+              - port: {number: 80, name: web, protocol: HTTP}
+                hosts: ["*"]
+              - port: {number: 8443, name: web, protocol: HTTPS}
+                hosts: [b.example.com]
+                tls: {mode: PASSTHROUGH}
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].port.name: required for an HTTPS "
+            "server: it names the route configuration https.<number>.<name>.<gateway>.<namespace>",
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[2].port.name: "
+            "duplicate port name 'web' (also spec.servers[1])",
+        ],
+    ),
+    (
+        "gateway-simple-tls-with-crl-and-bad-pins",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: Gateway
+            metadata: {name: ingress}
+            spec:
+              servers:
+              - port: {number: 443, name: https, protocol: HTTPS}
+                hosts: ["*"]
+                tls:
+                  mode: SIMPLE
+                  serverCertificate: /etc/certs/tls.crt
+                  privateKey: /etc/certs/tls.key
+                  caCrl: /etc/certs/crl.pem
+                  verifyCertificateHash: ["not-a-hash"]
+                  verifyCertificateSpki: ["c2hvcnQ="]
+            """),
+        [
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.caCrl: "
+            "only applies when mode is MUTUAL or OPTIONAL_MUTUAL",
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.verifyCertificateHash[0]: "
+            "expected a hex-encoded SHA-256 hash",
+            "routes.yaml doc 1 Gateway default/ingress: spec.servers[0].tls.verifyCertificateSpki[0]: "
+            "expected a base64-encoded SHA-256 hash",
+        ],
+    ),
+    (
+        "tls-route-without-sni-hosts",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews}
+            spec:
+              hosts: ["*.example.com"]
+              gateways: [istio-system/ingress]
+              tls:
+              - route: [{destination: {host: reviews}}]
+              - match: [{port: 443}]
+                route: [{destination: {host: reviews}}]
+            """),
+        [
+            f"{VS}: spec.tls[0].match: at least one match with sniHosts is required",
+            f"{VS}: spec.tls[1].match[0].sniHosts: at least one SNI host is required",
+        ],
+    ),
+    (
+        "tls-route-sni-host-outside-hosts",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews}
+            spec:
+              hosts: ["*.example.com", api.example.org]
+              gateways: [istio-system/ingress]
+              tls:
+              - match:
+                - sniHosts: [a.example.com, "*.example.org", "bad_host!"]
+                  gateways: [istio-system/Ingress]
+                route: [{destination: {host: reviews}}]
+            """),
+        [
+            f"{VS}: spec.tls[0].match[0].sniHosts[1]: "
+            "SNI host '*.example.org' is not covered by spec.hosts (*.example.com, api.example.org)",
+            f"{VS}: spec.tls[0].match[0].sniHosts[2]: "
+            "invalid host 'bad_host!': expected a DNS name, optionally starting with '*.'",
+            f"{VS}: spec.tls[0].match[0].gateways[0]: invalid gateway reference 'istio-system/Ingress'",
+        ],
+    ),
+    (
+        "tcp-route-without-destination-and-bad-match",
+        doc("""\
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews}
+            spec:
+              hosts: ["*"]
+              gateways: [istio-system/ingress]
+              tcp:
+              - match:
+                - {port: 70000, destinationSubnets: [10.0.0.0/33], sourceLabels: {app: "bad value!"}}
+            """),
+        [
+            f"{VS}: spec.tcp[0].route: at least one destination is required",
+            f"{VS}: spec.tcp[0].match[0].destinationSubnets[0]: invalid IP or CIDR '10.0.0.0/33'",
+            f"{VS}: spec.tcp[0].match[0].port: port 70000 out of range [1, 65535]",
+            f"{VS}: spec.tcp[0].match[0].sourceLabels.app: invalid label value 'bad value!'",
+        ],
+    ),
 ]
 
 
