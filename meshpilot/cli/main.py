@@ -58,7 +58,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
 
     try:
         source = DirectorySource(ns.config)
-        proxy = parse_proxy(ns.node_id, {"LABELS": _labels(ns.label), "NAMESPACE": ns.namespace or ""})
+        proxy = parse_proxy(ns.node_id, {"LABELS": _labels(ns.label), "NAMESPACE": ns.namespace or ""}, ns.locality)
     except (ConfigDirError, ProxyIdError) as exc:
         raise UsageError(str(exc)) from None
     result = ConfigLoader().load(source.read())
@@ -149,6 +149,7 @@ def cmd_bootstrap(ns: argparse.Namespace) -> int:
         xds_host=host,
         xds_port=port,
         admin_port=ns.admin_port,
+        locality=ns.locality,
     )
     text = json.dumps(doc, indent=2) + "\n" if ns.output == "json" else yaml.safe_dump(doc, sort_keys=False)
     if ns.file:
@@ -256,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="proxy label (repeatable)")
     t.add_argument("--namespace", default="", help="proxy namespace (default: from the node id)")
+    t.add_argument("--locality", default="", metavar="REGION/ZONE/SUBZONE", help="proxy locality (for locality LB)")
     t.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
     t.set_defaults(func=cmd_translate)
 
@@ -319,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--cluster", default="", help="Envoy service cluster name (default: label app or pod)")
     b.add_argument("--xds-address", default="127.0.0.1:15010", metavar="HOST:PORT")
     b.add_argument("--admin-port", type=int, default=15000)
+    b.add_argument(
+        "--locality", default="", metavar="REGION/ZONE/SUBZONE", help="the proxy's locality (for locality LB)"
+    )
     b.add_argument("-o", "--output", default="yaml", choices=["yaml", "json"])
     b.add_argument("--file", default="", help="write to this file instead of stdout")
     b.set_defaults(func=cmd_bootstrap)

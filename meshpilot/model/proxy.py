@@ -27,18 +27,24 @@ class Proxy:
     pod: str
     namespace: str
     labels: Mapping[str, str]
+    locality: str = ""  # region/zone/subzone, from the Envoy node's locality
 
     @property
-    def group_key(self) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    def region_zone_subzone(self) -> tuple[str, str, str]:
+        region, zone, subzone = ([*self.locality.split("/"), "", "", ""])[:3]
+        return region, zone, subzone
+
+    @property
+    def group_key(self) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
         """Proxies with equal keys get identical config, so one translation serves them all."""
-        return (self.type, self.namespace, tuple(sorted(self.labels.items())))
+        return (self.type, self.namespace, tuple(sorted(self.labels.items())), self.locality)
 
     @property
     def short(self) -> str:
         return f"{self.pod}.{self.namespace}"
 
 
-def parse_proxy(node_id: str, metadata: Mapping[str, Any] | None = None) -> Proxy:
+def parse_proxy(node_id: str, metadata: Mapping[str, Any] | None = None, locality: str = "") -> Proxy:
     """Build a Proxy from a node id and node metadata; raises ProxyIdError if malformed."""
     metadata = metadata or {}
     parts = node_id.split("~")
@@ -56,4 +62,6 @@ def parse_proxy(node_id: str, metadata: Mapping[str, Any] | None = None) -> Prox
     if not isinstance(raw_labels, Mapping):
         raise ProxyIdError(f"node {node_id!r}: metadata LABELS must be a map of strings")
     labels = {str(k): str(v) for k, v in raw_labels.items()}
-    return Proxy(node_id=node_id, type=ptype, ip=ip, pod=pod, namespace=namespace, labels=labels)
+    return Proxy(
+        node_id=node_id, type=ptype, ip=ip, pod=pod, namespace=namespace, labels=labels, locality=locality.strip("/")
+    )

@@ -24,13 +24,18 @@ def bootstrap(
     xds_port: int,
     admin_address: str = "127.0.0.1",
     admin_port: int = 15000,
+    locality: str = "",
 ) -> dict[str, Any]:
+    node_doc: dict[str, Any] = {
+        "id": node,
+        "cluster": cluster,
+        "metadata": {"NAMESPACE": namespace, "LABELS": dict(sorted(labels.items()))},
+    }
+    if locality:
+        region, zone, sub_zone = ([*locality.split("/"), "", "", ""])[:3]
+        node_doc["locality"] = {k: v for k, v in (("region", region), ("zone", zone), ("sub_zone", sub_zone)) if v}
     return {
-        "node": {
-            "id": node,
-            "cluster": cluster,
-            "metadata": {"NAMESPACE": namespace, "LABELS": dict(sorted(labels.items()))},
-        },
+        "node": node_doc,
         "admin": {"address": {"socket_address": {"address": admin_address, "port_value": admin_port}}},
         "dynamic_resources": {
             "ads_config": {

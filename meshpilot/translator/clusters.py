@@ -30,6 +30,8 @@ from meshpilot.translator.envoy import (
     socket_address,
     to_any,
 )
+from meshpilot.translator.locality import Plan
+from meshpilot.translator.locality import plan as locality_plan_for
 from meshpilot.translator.policy import apply_policy
 
 CONNECT_TIMEOUT_S = 10  # istiod's default connectTimeout
@@ -56,21 +58,29 @@ def _locality(text: str) -> base_pb2.Locality:
 
 
 def load_assignment(
-    name: str, endpoints: Iterable[Endpoint], *, overprovisioning: int = 0
+    name: str, endpoints: Iterable[Endpoint], *, overprovisioning: int = 0, locality_plan: Plan = (None, None)
 ) -> endpoint_pb2.ClusterLoadAssignment:
     by_locality: dict[str, list[Endpoint]] = {}
     for ep in endpoints:
         by_locality.setdefault(ep.locality, []).append(ep)
+    priority_of, weight_of = locality_plan
+    if weight_of is not None:  # distribute: localities without weight get no traffic
+        by_locality = {loc: eps for loc, eps in by_locality.items() if weight_of(loc) > 0}
+    levels = sorted({priority_of(loc) for loc in by_locality}) if priority_of else [0]
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
     for locality, eps in sorted(by_locality.items()):
         group = cla.endpoints.add(locality=_locality(locality))
+        if priority_of is not None:
+            group.priority = levels.index(priority_of(locality))  # contiguous, as Envoy requires
         for ep in eps:
             group.lb_endpoints.add(
                 endpoint=endpoint_components_pb2.Endpoint(address=socket_address(ep.address, ep.port)),
                 health_status=health_check_pb2.HEALTHY,
                 load_balancing_weight=wrappers_pb2.UInt32Value(value=ep.weight or 1),
             )
-        group.load_balancing_weight.value = sum(ep.weight or 1 for ep in eps)
+        group.load_balancing_weight.value = (
+            weight_of(locality) if weight_of is not None else sum(ep.weight or 1 for ep in eps)
+        )
     if overprovisioning:
         cla.policy.overprovisioning_factor.value = overprovisioning
     return cla
@@ -177,7 +187,11 @@ def build_service_clusters(
                         c.load_assignment.CopyFrom(load_assignment(name, eps))
                 elif c.type == cluster_pb2.Cluster.EDS:
                     over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
-                    out.endpoints[name] = load_assignment(name, eps, overprovisioning=over)
+                    out.endpoints[name] = load_assignment(
+                        name, eps, overprovisioning=over, locality_plan=locality_plan_for(policy, proxy)
+                    )
+                    if locality_plan_for(policy, proxy)[1] is not None:
+                        c.common_lb_config.locality_weighted_lb_config.SetInParent()
                 out.clusters[name] = c
     return out
 

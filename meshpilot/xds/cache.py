@@ -24,7 +24,7 @@ from meshpilot.xds.snapshot import (
     inconsistencies,
 )
 
-GroupKey = tuple[str, str, tuple[tuple[str, str], ...]]
+GroupKey = tuple[str, str, tuple[tuple[str, str], ...], str]
 # A test hook may rewrite a translation before it is published (used to force NACKs).
 TranslationHook = Callable[[Proxy, Translation], Translation]
 

@@ -129,7 +129,11 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
             return
         metadata = json_format.MessageToDict(first.node.metadata) if first.node.HasField("metadata") else {}
         try:
-            proxy = parse_proxy(first.node.id, metadata)
+            loc = first.node.locality
+            locality = (
+                "/".join([loc.region, loc.zone, loc.sub_zone]).rstrip("/") if first.node.HasField("locality") else ""
+            )
+            proxy = parse_proxy(first.node.id, metadata, locality)
         except ProxyIdError as exc:
             emit("xds.stream_refused", node_id=first.node.id, error=str(exc))
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))

@@ -3,7 +3,8 @@
 Each directory under `cases/` is one case:
 
 - `input.yaml`  Istio-shaped config (multi-document YAML), loaded with ConfigLoader;
-- `proxy.yaml`  the proxy the config is translated for: `node_id`, `labels`, `namespace`;
+- `proxy.yaml`  the proxy the config is translated for: `node_id`, `labels`, `namespace`, and
+  optionally `locality` (region/zone/subzone);
 - `listeners.yaml`, `routes.yaml`, `clusters.yaml`, `endpoints.yaml`: the translator's resources,
   rendered with `plain()` (proto field names, map keys sorted) as YAML lists;
 - `diagnostics.yaml`: the translator's diagnostics (`Diagnostic.as_dict()`);
@@ -44,7 +45,7 @@ CASES_DIR = pathlib.Path(__file__).resolve().parent / "cases"
 OUTPUTS = (*RESOURCE_TYPES, "diagnostics")
 INPUT, PROXY, EXPECT_REJECTED = "input.yaml", "proxy.yaml", "expect-rejected"
 ALLOWED_FILES = {INPUT, PROXY, EXPECT_REJECTED, *(f"{kind}.yaml" for kind in OUTPUTS)}
-PROXY_KEYS = {"node_id", "labels", "namespace"}
+PROXY_KEYS = {"node_id", "labels", "namespace", "locality"}
 # The case whose routes.yaml has a `safe_regex` route match; the negative Envoy test breaks it.
 REGEX_CASE = "match-conditions"
 
@@ -91,7 +92,7 @@ def _read_proxy(case_dir: pathlib.Path) -> Proxy:
     metadata: dict[str, Any] = {"LABELS": data.get("labels") or {}}
     if data.get("namespace"):
         metadata["NAMESPACE"] = data["namespace"]
-    return parse_proxy(data["node_id"], metadata)
+    return parse_proxy(data["node_id"], metadata, str(data.get("locality") or ""))
 
 
 def load_case(name: str) -> Case:

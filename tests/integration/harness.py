@@ -123,6 +123,7 @@ class Gateway:
         role: str = "router",
         namespace: str = "istio-system",
         ip: str = "127.0.0.1",
+        locality: str = "",
     ) -> None:
         self.admin_port = free_port()
         self.labels = labels or {"istio": "ingressgateway"}
@@ -135,6 +136,7 @@ class Gateway:
             xds_host="127.0.0.1",
             xds_port=xds_port,
             admin_port=self.admin_port,
+            locality=locality,
         )
         self.bootstrap_path = workdir / f"envoy-{self.admin_port}.json"
         self.bootstrap_path.write_text(json.dumps(doc))

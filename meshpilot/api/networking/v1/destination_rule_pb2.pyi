@@ -71,7 +71,7 @@ class Subset(_message.Message):
     def __init__(self, name: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., traffic_policy: _Optional[_Union[TrafficPolicy, _Mapping]] = ...) -> None: ...
 
 class LoadBalancerSettings(_message.Message):
-    __slots__ = ("simple", "consistent_hash", "warmup_duration_secs")
+    __slots__ = ("simple", "consistent_hash", "locality_lb_setting", "warmup_duration_secs")
     class SimpleLB(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UNSPECIFIED: _ClassVar[LoadBalancerSettings.SimpleLB]
@@ -110,11 +110,44 @@ class LoadBalancerSettings(_message.Message):
         def __init__(self, http_header_name: _Optional[str] = ..., http_cookie: _Optional[_Union[LoadBalancerSettings.ConsistentHashLB.HTTPCookie, _Mapping]] = ..., use_source_ip: _Optional[bool] = ..., http_query_parameter_name: _Optional[str] = ..., minimum_ring_size: _Optional[int] = ...) -> None: ...
     SIMPLE_FIELD_NUMBER: _ClassVar[int]
     CONSISTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    LOCALITY_LB_SETTING_FIELD_NUMBER: _ClassVar[int]
     WARMUP_DURATION_SECS_FIELD_NUMBER: _ClassVar[int]
     simple: LoadBalancerSettings.SimpleLB
     consistent_hash: LoadBalancerSettings.ConsistentHashLB
+    locality_lb_setting: LocalityLoadBalancerSetting
     warmup_duration_secs: _duration_pb2.Duration
-    def __init__(self, simple: _Optional[_Union[LoadBalancerSettings.SimpleLB, str]] = ..., consistent_hash: _Optional[_Union[LoadBalancerSettings.ConsistentHashLB, _Mapping]] = ..., warmup_duration_secs: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    def __init__(self, simple: _Optional[_Union[LoadBalancerSettings.SimpleLB, str]] = ..., consistent_hash: _Optional[_Union[LoadBalancerSettings.ConsistentHashLB, _Mapping]] = ..., locality_lb_setting: _Optional[_Union[LocalityLoadBalancerSetting, _Mapping]] = ..., warmup_duration_secs: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class LocalityLoadBalancerSetting(_message.Message):
+    __slots__ = ("distribute", "failover", "failover_priority", "enabled")
+    class Distribute(_message.Message):
+        __slots__ = ("to",)
+        class ToEntry(_message.Message):
+            __slots__ = ("key", "value")
+            KEY_FIELD_NUMBER: _ClassVar[int]
+            VALUE_FIELD_NUMBER: _ClassVar[int]
+            key: str
+            value: int
+            def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+        FROM_FIELD_NUMBER: _ClassVar[int]
+        TO_FIELD_NUMBER: _ClassVar[int]
+        to: _containers.ScalarMap[str, int]
+        def __init__(self, to: _Optional[_Mapping[str, int]] = ..., **kwargs) -> None: ...
+    class Failover(_message.Message):
+        __slots__ = ("to",)
+        FROM_FIELD_NUMBER: _ClassVar[int]
+        TO_FIELD_NUMBER: _ClassVar[int]
+        to: str
+        def __init__(self, to: _Optional[str] = ..., **kwargs) -> None: ...
+    DISTRIBUTE_FIELD_NUMBER: _ClassVar[int]
+    FAILOVER_FIELD_NUMBER: _ClassVar[int]
+    FAILOVER_PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    distribute: _containers.RepeatedCompositeFieldContainer[LocalityLoadBalancerSetting.Distribute]
+    failover: _containers.RepeatedCompositeFieldContainer[LocalityLoadBalancerSetting.Failover]
+    failover_priority: _containers.RepeatedScalarFieldContainer[str]
+    enabled: _wrappers_pb2.BoolValue
+    def __init__(self, distribute: _Optional[_Iterable[_Union[LocalityLoadBalancerSetting.Distribute, _Mapping]]] = ..., failover: _Optional[_Iterable[_Union[LocalityLoadBalancerSetting.Failover, _Mapping]]] = ..., failover_priority: _Optional[_Iterable[str]] = ..., enabled: _Optional[_Union[_wrappers_pb2.BoolValue, _Mapping]] = ...) -> None: ...
 
 class ConnectionPoolSettings(_message.Message):
     __slots__ = ("tcp", "http")
