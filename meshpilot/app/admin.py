@@ -9,10 +9,11 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import any_pb2, json_format
+from google.protobuf import any_pb2
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from meshpilot.observe import metrics
+from meshpilot.translator.render import plain
 from meshpilot.xds.server import XdsServer
 from meshpilot.xds.snapshot import PUSH_ORDER, short_type
 
@@ -20,7 +21,8 @@ Response = tuple[int, str, bytes]
 
 
 def any_to_plain(a: any_pb2.Any) -> Any:
-    return json.loads(json_format.MessageToJson(a, preserving_proto_field_name=True))
+    """Deterministic, with private keys redacted (see translator.render)."""
+    return plain(a)
 
 
 def _json(status: int, body: Any) -> Response:

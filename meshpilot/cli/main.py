@@ -69,6 +69,7 @@ def cmd_translate(ns: argparse.Namespace) -> int:
         "routes": plain_all(t.routes),
         "clusters": plain_all(t.clusters),
         "endpoints": plain_all(t.endpoints),
+        "secrets": plain_all(t.secrets),  # private keys redacted
     }
     if ns.output == "json":
         json.dump(doc, sys.stdout, indent=2)

@@ -286,7 +286,8 @@ def _scalar(field: Field, value: Any, path: str, errors: list[FieldError], what:
             return base64.b64decode(value, validate=True) if isinstance(value, str) else None
         except binascii.Error:
             pass
-        errors.append(FieldError(path, f"expected base64-encoded bytes, got {describe(value)}"))
+        # The value is not repeated: bytes fields hold key material (Secrets).
+        errors.append(FieldError(path, "expected base64-encoded bytes"))
         return None
     if t == FD.TYPE_ENUM:
         names = [v.name for v in field.enum_type.values]

@@ -24,7 +24,7 @@ from meshpilot.model.objects import ISTIO_GROUP, KINDS, ConfigKey, ConfigObject,
 from meshpilot.model.store import ConfigStore
 from meshpilot.model.validate import VALIDATORS as _VALIDATORS
 from meshpilot.model.validate import check_labels, check_name
-from meshpilot.model.validate_sidecar import validate_sidecar
+from meshpilot.model.validate_sidecar import validate_secret, validate_sidecar
 
 _METADATA_FIELDS = {"name", "namespace", "labels", "annotations"}
 # Set by the API server; harmless in files exported with `kubectl get -o yaml`.
@@ -42,7 +42,8 @@ _METADATA_IGNORED = {
     "generateName",
 }
 DEFAULT_NAMESPACE = "default"
-VALIDATORS: dict[str, Any] = {**_VALIDATORS, "Sidecar": validate_sidecar}
+TOP_LEVEL_KINDS = {"Secret"}
+VALIDATORS: dict[str, Any] = {**_VALIDATORS, "Sidecar": validate_sidecar, "Secret": validate_secret}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -178,14 +179,19 @@ def decode_document(doc: Any, source: Source) -> _DocResult:
             errors.append(FieldError(f"metadata.{field}", "expected a mapping of strings to strings"))
     if isinstance(labels, dict):
         check_labels(((str(k), str(v)) for k, v in labels.items()), "metadata.labels", errors)
-    for field in doc:
-        if field not in ("apiVersion", "kind", "metadata", "spec", "status"):
-            errors.append(FieldError(field, "unknown field; expected apiVersion, kind, metadata, spec"))
-    spec_data = doc.get("spec")
-    if spec_data is None:
-        errors.append(FieldError("spec", "required"))
-        return _DocResult(key, None, errors)
-    spec, spec_errors = decode(spec_data, kind.message, "spec")
+    spec_data: Any
+    if kind.name in TOP_LEVEL_KINDS:
+        # Kubernetes Secrets have no spec: their fields (type, data, stringData) are top-level.
+        spec_data, spec_path = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}, ""
+    else:
+        for field in doc:
+            if field not in ("apiVersion", "kind", "metadata", "spec", "status"):
+                errors.append(FieldError(field, "unknown field; expected apiVersion, kind, metadata, spec"))
+        spec_data, spec_path = doc.get("spec"), "spec"
+        if spec_data is None:
+            errors.append(FieldError("spec", "required"))
+            return _DocResult(key, None, errors)
+    spec, spec_errors = decode(spec_data, kind.message, spec_path)
     errors.extend(spec_errors)
     if not spec_errors:
         errors.extend(VALIDATORS[kind.name](spec))

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from google.protobuf.message import Message
 
-from meshpilot.api.kube.v1 import service_pb2
+from meshpilot.api.kube.v1 import secret_pb2, service_pb2
 from meshpilot.api.networking.v1 import (
     destination_rule_pb2,
     gateway_pb2,
@@ -54,9 +54,11 @@ SERVICE_ENTRY = Kind("ServiceEntry", ISTIO_GROUP, ISTIO_VERSIONS, service_entry_
 WORKLOAD_ENTRY = Kind("WorkloadEntry", ISTIO_GROUP, ISTIO_VERSIONS, workload_entry_pb2.WorkloadEntry, "workload-entry")
 SIDECAR = Kind("Sidecar", ISTIO_GROUP, ISTIO_VERSIONS, sidecar_pb2.Sidecar, "sidecar")
 SERVICE = Kind("Service", "", ("v1",), service_pb2.Service, "service")
+SECRET = Kind("Secret", "", ("v1",), secret_pb2.Secret, "secret")
 
 KINDS: Mapping[str, Kind] = {
-    k.name: k for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SIDECAR, SERVICE)
+    k.name: k
+    for k in (GATEWAY, VIRTUAL_SERVICE, DESTINATION_RULE, SERVICE_ENTRY, WORKLOAD_ENTRY, SIDECAR, SERVICE, SECRET)
 }
 
 

@@ -35,9 +35,12 @@ class Proxy:
         return region, zone, subzone
 
     @property
-    def group_key(self) -> tuple[str, str, tuple[tuple[str, str], ...], str]:
-        """Proxies with equal keys get identical config, so one translation serves them all."""
-        return (self.type, self.namespace, tuple(sorted(self.labels.items())), self.locality)
+    def group_key(self) -> tuple[str, str, tuple[tuple[str, str], ...], str, str]:
+        """Proxies with equal keys get identical config, so one translation serves them all.
+        A sidecar's config depends on its own address (explicit listeners bind it), a
+        gateway's does not, so gateways with the same labels share one translation."""
+        ip = self.ip if self.type == SIDECAR else ""
+        return (self.type, self.namespace, tuple(sorted(self.labels.items())), self.locality, ip)
 
     @property
     def short(self) -> str:

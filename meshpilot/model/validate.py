@@ -493,6 +493,10 @@ def validate_virtual_service(spec: virtual_service_pb2.VirtualService) -> Errors
             _check_headers(route.headers, f"{p}.headers", errors)
         if route.HasField("mirror"):
             _check_destination(route.mirror, f"{p}.mirror", errors)
+        for k, mirror in enumerate(route.mirrors):
+            _check_destination(mirror.destination, f"{p}.mirrors[{k}].destination", errors)
+            if mirror.HasField("percentage"):
+                _check_percent(mirror.percentage, f"{p}.mirrors[{k}].percentage", errors)
         if route.HasField("mirror_percentage"):
             _check_percent(route.mirror_percentage, f"{p}.mirrorPercentage", errors)
         if route.HasField("fault"):
@@ -570,10 +574,6 @@ def _check_traffic_policy(tp: Any, p: str, errors: Errors) -> None:
             for field, json in (("client_certificate", "clientCertificate"), ("private_key", "privateKey")):
                 if not getattr(t, field):
                     errors.append(FieldError(f"{p}.tls.{json}", "required when mode is MUTUAL"))
-        if t.subject_alt_names and not t.ca_certificates and t.mode in (TLS.SIMPLE, TLS.MUTUAL):
-            errors.append(
-                FieldError(f"{p}.tls.caCertificates", "required to verify subjectAltNames (Envoy refuses them alone)")
-            )
     if tp.HasField("outlier_detection"):
         od = tp.outlier_detection
         if not 0 <= od.max_ejection_percent <= 100:

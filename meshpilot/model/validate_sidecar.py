@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from meshpilot.api.kube.v1 import secret_pb2
 from meshpilot.api.networking.v1 import sidecar_pb2
 from meshpilot.model.decode import FieldError
 from meshpilot.model.validate import PROTOCOLS, check_fqdn, check_labels, check_port
@@ -42,6 +43,29 @@ def check_egress_host(host: str, path: str, errors: list[FieldError]) -> None:
     if ns not in ("*", ".", "~") and not _NS.match(ns):
         errors.append(FieldError(path, f"invalid namespace {ns!r} in {host!r}"))
     check_fqdn(name, path, errors)
+
+
+def secret_value(spec: secret_pb2.Secret, key: str) -> bytes:
+    """A Secret's value: stringData wins over data, as the Kubernetes API server merges them."""
+    if key in spec.string_data:
+        return spec.string_data[key].encode()
+    return spec.data.get(key, b"")
+
+
+def validate_secret(spec: secret_pb2.Secret) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if spec.type == "kubernetes.io/tls":
+        for key in ("tls.crt", "tls.key"):
+            if not secret_value(spec, key):
+                errors.append(FieldError(f"data.{key}", "required for a secret of type kubernetes.io/tls"))
+    for key in ("tls.crt", "ca.crt"):
+        value = secret_value(spec, key)
+        if value and b"-----BEGIN CERTIFICATE-----" not in value:
+            errors.append(FieldError(f"data.{key}", "expected a PEM certificate (-----BEGIN CERTIFICATE-----)"))
+    pem_key = secret_value(spec, "tls.key")
+    if pem_key and b"PRIVATE KEY-----" not in pem_key:
+        errors.append(FieldError("data.tls.key", "expected a PEM private key"))
+    return errors
 
 
 def validate_sidecar(spec: sidecar_pb2.Sidecar) -> list[FieldError]:

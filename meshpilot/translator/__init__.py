@@ -11,6 +11,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.proxy import ROUTER, Proxy
@@ -20,6 +21,7 @@ from meshpilot.translator.context import MeshContext, build_context
 from meshpilot.translator.gateway import translate_gateway
 from meshpilot.translator.routes import RouteBuilder
 from meshpilot.translator.scope import build_scope
+from meshpilot.translator.secrets import referenced_secrets, sds_secret
 from meshpilot.translator.sidecar import translate_sidecar
 
 __all__ = ["MeshContext", "Translation", "build_context", "translate"]
@@ -32,6 +34,7 @@ class Translation:
     clusters: tuple[cluster_pb2.Cluster, ...]
     endpoints: tuple[endpoint_pb2.ClusterLoadAssignment, ...]
     diagnostics: tuple[Diagnostic, ...]
+    secrets: tuple[secret_pb2.Secret, ...] = ()
 
 
 def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
@@ -66,7 +69,14 @@ def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
                 )
             )
         cs.clusters[name] = aggregate_cluster(name, children, sources)
+    secrets = {
+        name: s
+        for lst in listeners
+        for name in referenced_secrets(lst)
+        if (s := sds_secret(ctx, proxy, name)) is not None
+    }
     return Translation(
+        secrets=tuple(s for _, s in sorted(secrets.items())),
         listeners=tuple(sorted(listeners, key=lambda r: r.name)),
         routes=tuple(sorted(routes, key=lambda r: r.name)),
         clusters=tuple(c for _, c in sorted(cs.clusters.items())),

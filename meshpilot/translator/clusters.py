@@ -63,9 +63,10 @@ def load_assignment(
     by_locality: dict[str, list[Endpoint]] = {}
     for ep in endpoints:
         by_locality.setdefault(ep.locality, []).append(ep)
-    priority_of, weight_of = locality_plan
-    if weight_of is not None:  # distribute: localities without weight get no traffic
-        by_locality = {loc: eps for loc, eps in by_locality.items() if weight_of(loc) > 0}
+    priority_of, weights_of = locality_plan
+    weights = weights_of(sorted(by_locality)) if weights_of is not None else None
+    if weights is not None:  # distribute: localities without weight get no traffic
+        by_locality = {loc: eps for loc, eps in by_locality.items() if loc in weights}
     levels = sorted({priority_of(loc) for loc in by_locality}) if priority_of else [0]
     cla = endpoint_pb2.ClusterLoadAssignment(cluster_name=name)
     for locality, eps in sorted(by_locality.items()):
@@ -79,7 +80,7 @@ def load_assignment(
                 load_balancing_weight=wrappers_pb2.UInt32Value(value=ep.weight or 1),
             )
         group.load_balancing_weight.value = (
-            weight_of(locality) if weight_of is not None else sum(ep.weight or 1 for ep in eps)
+            weights[locality] if weights is not None else sum(ep.weight or 1 for ep in eps)
         )
     if overprovisioning:
         cla.policy.overprovisioning_factor.value = overprovisioning

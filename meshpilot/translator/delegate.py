@@ -69,6 +69,16 @@ def merge_match(
     if root.port and child.port and root.port != child.port:
         raise MatchConflict("port differs between the root and the delegate")
     out.port = root.port or child.port
+    # Where the root route applies (gateways, source workloads) restricts its delegates too.
+    if root.gateways and not child.gateways:
+        out.gateways.extend(root.gateways)
+    for k, v in root.source_labels.items():
+        if k in child.source_labels and child.source_labels[k] != v:
+            raise MatchConflict(f"sourceLabels.{k} differs between the root and the delegate")
+        out.source_labels[k] = v
+    if root.source_namespace and child.source_namespace and root.source_namespace != child.source_namespace:
+        raise MatchConflict("sourceNamespace differs between the root and the delegate")
+    out.source_namespace = root.source_namespace or child.source_namespace
     out.ignore_uri_case = root.ignore_uri_case or child.ignore_uri_case
     out.name = ".".join(n for n in (root.name, child.name) if n)
     return out

@@ -44,6 +44,8 @@ from meshpilot.translator import naming
 from meshpilot.translator.context import MeshContext
 from meshpilot.translator.envoy import ads_config_source, attribution, duration, socket_address, to_any
 from meshpilot.translator.gateway_servers import (
+    TERMINATING_MODES,
+    TLS,
     BoundServer,
     ServerKind,
     classify,
@@ -55,6 +57,7 @@ from meshpilot.translator.gateway_servers import (
 from meshpilot.translator.gateway_tls import HANDSHAKE_TIMEOUT_S, tls_inspector, tls_warnings, transport_socket
 from meshpilot.translator.listeners import standard_http_filters
 from meshpilot.translator.routes import RouteBuilder, qualify_gateway
+from meshpilot.translator.secrets import missing_material
 from meshpilot.translator.tcp_routes import L4Chain, match_key, passthrough_chains, tcp_chain
 
 __all__ = ["GatewayOutput", "host_matches", "more_specific", "selected_gateways", "translate_gateway"]
@@ -152,6 +155,14 @@ def _collect(ctx: MeshContext, proxy: Proxy, out: GatewayOutput) -> dict[int, li
                 continue
             if server.HasField("tls"):
                 out.diagnostics.extend(bound.diagnostic(Severity.WARNING, f, m) for f, m in tls_warnings(server.tls))
+                tls = server.tls
+                if tls.credential_name and tls.mode in TERMINATING_MODES:
+                    lacking = missing_material(ctx, proxy, tls.credential_name, needs_ca=tls.mode != TLS.SIMPLE)
+                    if lacking:
+                        out.diagnostics.append(
+                            bound.diagnostic(Severity.ERROR, "tls.credentialName", f"{lacking}; server ignored")
+                        )
+                        continue
             by_port.setdefault(bound.port, []).append(bound)
     return by_port
 

@@ -146,13 +146,11 @@ def _unsupported_tls(b: BoundServer) -> Diagnostic | None:
             "tls.mode",
             "AUTO_PASSTHROUGH (SNI-DNAT to mesh clusters) is not supported yet; server ignored",
         )
-    if tls.mode in TERMINATING_MODES and (tls.credential_name or tls.credential_names):
-        field = "tls.credentialName" if tls.credential_name else "tls.credentialNames"
+    if tls.mode in TERMINATING_MODES and tls.credential_names:
         return b.diagnostic(
             Severity.WARNING,
-            field,
-            "Kubernetes secrets (SDS) are not supported yet; set serverCertificate and privateKey "
-            "(files on the gateway); server ignored",
+            "tls.credentialNames",
+            "several credentials per server are not supported yet (use credentialName); server ignored",
         )
     return None
 

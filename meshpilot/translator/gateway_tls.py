@@ -21,7 +21,8 @@ from envoy.extensions.transport_sockets.tls.v3 import common_pb2, tls_pb2
 from envoy.type.matcher.v3 import string_pb2
 
 from meshpilot.api.networking.v1 import gateway_pb2
-from meshpilot.translator.envoy import to_any
+from meshpilot.translator.envoy import ads_config_source, to_any
+from meshpilot.translator.secrets import ca_name, cert_name
 
 TLS = gateway_pb2.ServerTLSSettings
 ALPN_HTTP = ("h2", "http/1.1")
@@ -53,15 +54,27 @@ def _san_matcher(san: str) -> common_pb2.SubjectAltNameMatcher:
 
 
 def downstream_tls_context(tls: gateway_pb2.ServerTLSSettings) -> tls_pb2.DownstreamTlsContext:
-    """The TLS context of a terminating server (mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL)."""
+    """The TLS context of a terminating server (mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL):
+    certificates from files, or over SDS from the Secret named by credentialName."""
     common = tls_pb2.CommonTlsContext(alpn_protocols=ALPN_HTTP, tls_params=_tls_params(tls))
-    common.tls_certificates.add(
-        certificate_chain=base_pb2.DataSource(filename=tls.server_certificate),
-        private_key=base_pb2.DataSource(filename=tls.private_key),
-    )
+    if tls.credential_name:
+        common.tls_certificate_sds_secret_configs.add(
+            name=cert_name(tls.credential_name), sds_config=ads_config_source()
+        )
+    else:
+        common.tls_certificates.add(
+            certificate_chain=base_pb2.DataSource(filename=tls.server_certificate),
+            private_key=base_pb2.DataSource(filename=tls.private_key),
+        )
     if tls.mode in _VERIFIES_CLIENTS:
-        vc = common.validation_context
-        vc.trusted_ca.filename = tls.ca_certificates
+        if tls.credential_name:
+            combined = common.combined_validation_context
+            combined.validation_context_sds_secret_config.name = ca_name(tls.credential_name)
+            combined.validation_context_sds_secret_config.sds_config.CopyFrom(ads_config_source())
+            vc = combined.default_validation_context
+        else:
+            vc = common.validation_context
+            vc.trusted_ca.filename = tls.ca_certificates
         if tls.ca_crl:
             vc.crl.filename = tls.ca_crl
         vc.match_typed_subject_alt_names.extend(_san_matcher(s) for s in tls.subject_alt_names)

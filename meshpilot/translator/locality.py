@@ -17,7 +17,8 @@ from collections.abc import Callable
 from meshpilot.api.networking.v1 import destination_rule_pb2 as dr_pb2
 from meshpilot.model.proxy import Proxy
 
-Plan = tuple[Callable[[str], int] | None, Callable[[str], int] | None]  # (priority, weight) by locality
+# (priority of a locality, weights of the localities present)
+Plan = tuple[Callable[[str], int] | None, Callable[[list[str]], dict[str, int]] | None]
 
 
 def _parts(locality: str) -> tuple[str, str, str]:
@@ -41,13 +42,18 @@ def plan(policy: dr_pb2.TrafficPolicy, proxy: Proxy) -> Plan:
     if not proxy.locality or (setting.HasField("enabled") and not setting.enabled.value):
         return None, None
     for rule in setting.distribute:
-        if locality_matches(rule.__getattribute__("from"), proxy.locality):
-            targets = dict(rule.to)
+        if locality_matches(getattr(rule, "from"), proxy.locality):
+            targets = sorted(dict(rule.to).items())
 
-            def weight(loc: str, targets: dict[str, int] = targets) -> int:
-                return next((w for pattern, w in sorted(targets.items()) if locality_matches(pattern, loc)), 0)
+            def weights(present: list[str], targets: list[tuple[str, int]] = targets) -> dict[str, int]:
+                """A pattern's weight is shared by the localities it matches (as istiod does);
+                scaled by 100 so the shares stay integers."""
+                owner = {loc: next((p for p, _ in targets if locality_matches(p, loc)), "") for loc in present}
+                share = {p: sum(1 for o in owner.values() if o == p) for p, _ in targets}
+                weight = dict(targets)
+                return {loc: max(1, weight[p] * 100 // share[p]) for loc, p in owner.items() if p and weight[p]}
 
-            return None, weight
+            return None, weights
     if not policy.HasField("outlier_detection"):
         return None, None
     region, zone, subzone = proxy.region_zone_subzone

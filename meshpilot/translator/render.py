@@ -19,9 +19,23 @@ from google.protobuf.message import Message
 def plain(msg: Message) -> dict[str, Any]:
     """Proto -> plain dict with proto field names (`route_config_name`), deterministic."""
     raw = json.loads(json_format.MessageToJson(msg, preserving_proto_field_name=True))
-    out = _sort_maps(msg, raw)
+    out = _redact(_sort_maps(msg, raw))
     assert isinstance(out, dict)
     return out
+
+
+def _redact(value: Any) -> Any:
+    """Private keys are never printed: shown as Envoy's own config dump shows them."""
+    if isinstance(value, dict):
+        return {
+            k: {"inline_string": "[redacted]"}
+            if k == "private_key" and isinstance(v, dict) and "filename" not in v
+            else _redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
 
 
 def plain_all(msgs: Iterable[Message]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import dataclasses
 from meshpilot.api.networking.v1 import sidecar_pb2
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.objects import ConfigObject
-from meshpilot.model.proxy import Proxy
+from meshpilot.model.proxy import SIDECAR, Proxy
 from meshpilot.model.registry import Service
 from meshpilot.translator.context import MeshContext
 
@@ -91,7 +91,8 @@ def select_sidecar(ctx: MeshContext, proxy: Proxy) -> tuple[ConfigObject | None,
 
 
 def build_scope(ctx: MeshContext, proxy: Proxy) -> ProxyScope:
-    sidecar, diags = select_sidecar(ctx, proxy)
+    # Sidecar resources configure sidecars only; gateways see every exported service (istiod).
+    sidecar, diags = select_sidecar(ctx, proxy) if proxy.type == SIDECAR else (None, [])
     services = [s for s in ctx.registry.services.values() if s.exported_to(proxy.namespace)]
     if sidecar is not None:
         assert isinstance(sidecar.spec, sidecar_pb2.Sidecar)

@@ -340,7 +340,9 @@ def translate_sidecar(ctx: MeshContext, proxy: Proxy, scope: ProxyScope, builder
                             where[1],
                         )
                     )
-                passthrough = naming.PASSTHROUGH_CLUSTER if allow_any else naming.BLACKHOLE_CLUSTER
+                # Explicit listeners never pass through (the original destination is themselves).
+                use_passthrough = allow_any and not eg.explicit
+                passthrough = naming.PASSTHROUGH_CLUSTER if use_passthrough else naming.BLACKHOLE_CLUSTER
                 lst.filter_chains.add(filters=[tcp_filter(passthrough, passthrough)])
             out.listeners.append(lst)
 

@@ -19,12 +19,13 @@ from meshpilot.xds.snapshot import (
     ENDPOINT,
     LISTENER,
     ROUTE,
+    SECRET,
     Snapshot,
     build_snapshot,
     inconsistencies,
 )
 
-GroupKey = tuple[str, str, tuple[tuple[str, str], ...], str]
+GroupKey = tuple[str, str, tuple[tuple[str, str], ...], str, str]
 # A test hook may rewrite a translation before it is published (used to force NACKs).
 TranslationHook = Callable[[Proxy, Translation], Translation]
 
@@ -52,6 +53,7 @@ def snapshot_of(t: Translation) -> Snapshot:
             ENDPOINT: [(e.cluster_name, e) for e in t.endpoints],
             LISTENER: [(listener.name, listener) for listener in t.listeners],
             ROUTE: [(r.name, r) for r in t.routes],
+            SECRET: [(s.name, s) for s in t.secrets],
         }
     )
 

@@ -19,15 +19,19 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
+from meshpilot.translator.secrets import referenced_secrets
+
 CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
 ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
-# The order of pushes on one ADS stream (DESIGN §5): CDS, EDS, LDS, RDS.
-PUSH_ORDER = (CLUSTER, ENDPOINT, LISTENER, ROUTE)
+SECRET = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
+# The order of pushes on one ADS stream (DESIGN §5): CDS, EDS, LDS, RDS; then SDS, whose
+# secrets Envoy asks for by name once listeners reference them.
+PUSH_ORDER = (CLUSTER, ENDPOINT, LISTENER, ROUTE, SECRET)
 # Types where an empty subscription means "everything" (SotW wildcard).
 WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
-SHORT_NAMES = {CLUSTER: "CDS", ENDPOINT: "EDS", LISTENER: "LDS", ROUTE: "RDS"}
+SHORT_NAMES = {CLUSTER: "CDS", ENDPOINT: "EDS", LISTENER: "LDS", ROUTE: "RDS", SECRET: "SDS"}
 _HCM = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
 
 
@@ -110,6 +114,14 @@ def inconsistencies(snapshot: Snapshot) -> list[str]:
             f"listener {name} uses route configuration {r}, which is missing"
             for r in sorted(referenced_routes(res.message))
             if r not in routes
+        )
+    secrets = snapshot.get(SECRET)
+    for name, res in snapshot.get(LISTENER).items():
+        assert isinstance(res.message, listener_pb2.Listener)
+        missing.extend(
+            f"listener {name} uses secret {s}, which is missing"
+            for s in sorted(referenced_secrets(res.message))
+            if s not in secrets
         )
     endpoints = snapshot.get(ENDPOINT)
     for name, res in snapshot.get(CLUSTER).items():

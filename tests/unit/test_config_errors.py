@@ -612,7 +612,7 @@ CASES: list[tuple[str, str, list[str]]] = [
         vs("""\
             - directResponse: {status: 200, body: {bytes: "not base64!"}}
             """),
-        [f'{VS}: spec.http[0].directResponse.body.bytes: expected base64-encoded bytes, got string "not base64!"'],
+        [f"{VS}: spec.http[0].directResponse.body.bytes: expected base64-encoded bytes"],
     ),
     (
         "gateway-bind-not-an-ip",
@@ -663,8 +663,6 @@ CASES: list[tuple[str, str, list[str]]] = [
         [
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.clientCertificate: required when mode is MUTUAL",
             f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.privateKey: required when mode is MUTUAL",
-            f"{DR}: spec.trafficPolicy.portLevelSettings[0].tls.caCertificates: "
-            "required to verify subjectAltNames (Envoy refuses them alone)",
         ],
     ),
     (
