@@ -8,6 +8,7 @@ import collections
 import concurrent.futures
 import dataclasses
 import pathlib
+import threading
 import time
 from collections.abc import Callable
 
@@ -235,13 +236,16 @@ def test_consistent_hash_is_sticky_per_user(mesh: Mesh) -> None:
 
 def test_circuit_breaker_overflow_returns_503_uo(mesh: Mesh) -> None:
     slow = mesh.upstreams["slow-v1"]
-    slow.set_delay(0.5)
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        results = list(
-            pool.map(
-                lambda _: http_get(f"http://127.0.0.1:{mesh.port}/", headers={"host": "slow"}, timeout=10), range(8)
-            )
-        )
+    slow.set_delay(1.0)
+    n = 12
+    barrier = threading.Barrier(n)
+
+    def call(_: int) -> tuple[int, dict[str, str], bytes]:
+        barrier.wait(10)  # all at once, even on a busy machine
+        return http_get(f"http://127.0.0.1:{mesh.port}/", headers={"host": "slow"}, timeout=20)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        results = list(pool.map(call, range(n)))
     statuses = collections.Counter(r[0] for r in results)
     overflowed = [r for r in results if r[0] == 503]
     assert statuses[200] >= 1 and overflowed, statuses
