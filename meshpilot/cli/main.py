@@ -183,7 +183,7 @@ def render_status(rows: list[dict[str, object]]) -> str:
     """A table like `istioctl proxy-status`: one row per proxy, status per xDS type."""
     if not rows:
         return "no proxies connected"
-    types = ("CDS", "EDS", "LDS", "RDS")
+    types = ("CDS", "EDS", "LDS", "RDS", "SDS")
     header = ["NODE", *types, "LAST ACK", "CONNECTED"]
     table = [header]
     errors = []
