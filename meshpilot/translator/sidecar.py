@@ -36,6 +36,7 @@ from meshpilot.translator.envoy import attribution, duration, socket_address
 from meshpilot.translator.listeners import http_filter, original_dst_filter, tcp_filter
 from meshpilot.translator.routes import RouteBuilder, default_retry_policy
 from meshpilot.translator.scope import ProxyScope, egress_host_matches, host_pattern_matches
+from meshpilot.translator.tcp_routes import tcp_proxy_filter
 
 HTTP_PROTOCOLS = {"HTTP", "HTTP2", "GRPC", "GRPC-WEB"}
 CM = sidecar_pb2.CaptureMode
@@ -219,6 +220,30 @@ def _outbound_route_config(
     return rc_out
 
 
+def _mesh_tcp_filter(
+    ctx: MeshContext, proxy: Proxy, builder: RouteBuilder, svc: Service, port: int
+) -> lc.Filter | None:
+    """A mesh VirtualService's `tcp` route for this service and port (the first that applies,
+    in namespace/name order): weighted destinations, subsets and fallback included."""
+    for vs in _mesh_virtual_services(ctx, proxy):
+        spec = vs.spec
+        assert isinstance(spec, virtual_service_pb2.VirtualService)
+        hosts = [resolve_short_name(h.lower(), vs.namespace) for h in spec.hosts]
+        if not any(host_pattern_matches(h, svc.hostname) for h in hosts):
+            continue
+        for i, tcp in enumerate(spec.tcp):
+            applies = not tcp.match or any(
+                (not m.port or m.port == port)
+                and (not m.gateways or MESH in m.gateways)
+                and all(proxy.labels.get(k) == v for k, v in m.source_labels.items())
+                and (not m.source_namespace or m.source_namespace == proxy.namespace)
+                for m in tcp.match
+            )
+            if tcp.route and applies:
+                return tcp_proxy_filter(builder, vs, list(tcp.route), f"spec.tcp[{i}]", port)
+    return None
+
+
 def _listener(name: str, bind: str, port: int, explicit: bool) -> listener_pb2.Listener:
     lst = listener_pb2.Listener(name=name, address=socket_address(bind, port))
     if not explicit:
@@ -325,8 +350,9 @@ def translate_sidecar(ctx: MeshContext, proxy: Proxy, scope: ProxyScope, builder
                     )
                 )
             elif len(services) == 1:
+                routed = _mesh_tcp_filter(ctx, proxy, builder, services[0], port)
                 cluster = naming.outbound_cluster(port, "", services[0].hostname)
-                lst.filter_chains.add(filters=[tcp_filter(cluster, cluster)])
+                lst.filter_chains.add(filters=[routed or tcp_filter(cluster, cluster)])
             else:
                 if services:
                     out.diagnostics.append(

@@ -1,0 +1,106 @@
+"""A sidecar's TCP egress routed by a mesh VirtualService `tcp` route through a real Envoy:
+subsets by weight, and fallback when a subset has no endpoint."""
+
+from __future__ import annotations
+
+import pathlib
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from meshpilot.testing.envoy import wait_for
+from tests.integration.harness import Gateway, MeshpilotProcess, free_port, write
+from tests.integration.tls_helpers import EchoUpstream
+
+CONFIG = """
+apiVersion: v1
+kind: Service
+metadata: {{name: db, namespace: default}}
+spec: {{selector: {{app: db}}, ports: [{{name: tcp, port: {port}}}]}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {{name: db-primary, namespace: default}}
+spec: {{address: 127.0.0.1, ports: {{tcp: {primary}}}, labels: {{app: db, role: primary}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {{name: db-replica, namespace: default}}
+spec: {{address: 127.0.0.1, ports: {{tcp: {replica}}}, labels: {{app: db, role: replica}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: db, namespace: default}}
+spec:
+  host: db
+  subsets:
+  - {{name: primary, labels: {{role: primary}}}}
+  - {{name: replica, labels: {{role: replica}}}}
+  - {{name: standby, labels: {{role: standby}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: db, namespace: default}}
+spec:
+  hosts: [db]
+  tcp:
+  - route:
+    - {{destination: {{host: db, subset: replica}}, weight: 50}}
+    - destination: {{host: db, subset: standby}}
+      weight: 50
+      fallback: {{target: {{host: db, subset: primary}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{name: client, namespace: default}}
+spec:
+  workloadSelector: {{labels: {{app: client}}}}
+  egress:
+  - port: {{number: {port}, protocol: TCP, name: tcp}}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./*"]
+"""
+
+
+@pytest.fixture
+def upstreams() -> Iterator[Callable[[str], EchoUpstream]]:
+    started: list[EchoUpstream] = []
+
+    def start(name: str) -> EchoUpstream:
+        started.append(EchoUpstream(name))
+        return started[-1]
+
+    yield start
+    for u in started:
+        u.stop()
+
+
+def test_tcp_route_weights_subsets_and_fallback(
+    tmp_path: pathlib.Path,
+    upstreams: Callable[[str], EchoUpstream],
+    meshpilot: Callable[..., MeshpilotProcess],
+    gateway: Callable[..., Gateway],
+) -> None:
+    primary, replica = upstreams("primary"), upstreams("replica")
+    port = free_port()
+    cfg = tmp_path / "config"
+    cfg.mkdir()
+    write(cfg / "mesh.yaml", CONFIG.format(port=port, primary=primary.port, replica=replica.port))
+    mp = meshpilot(cfg)
+    sc = gateway(mp.xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
+    wait_for(lambda: sc.listener_on("127.0.0.1", port), 30, "TCP egress listener")
+
+    def tcp(payload: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(payload)
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
+
+    wait_for(lambda: tcp(b"ping").endswith(b":ping"), 20, "TCP route")
+    answers = {tcp(f"q{i}".encode()).split(b":")[0] for i in range(30)}
+    # 50% to replica; the other 50% to subset standby, which has no endpoint: its fallback, primary.
+    assert answers == {b"replica", b"primary"}
