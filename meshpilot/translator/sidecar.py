@@ -33,6 +33,7 @@ from meshpilot.translator import naming
 from meshpilot.translator.clusters import CONNECT_TIMEOUT_S, load_assignment
 from meshpilot.translator.context import MeshContext
 from meshpilot.translator.envoy import attribution, duration, socket_address
+from meshpilot.translator.gateway_tls import tls_inspector
 from meshpilot.translator.listeners import http_filter, original_dst_filter, tcp_filter
 from meshpilot.translator.routes import RouteBuilder, default_retry_policy
 from meshpilot.translator.scope import ProxyScope, egress_host_matches, host_pattern_matches
@@ -244,6 +245,38 @@ def _mesh_tcp_filter(
     return None
 
 
+def _mesh_tls_chains(
+    ctx: MeshContext, proxy: Proxy, builder: RouteBuilder, services: list[Service], port: int
+) -> list[lc.FilterChain]:
+    """Mesh VirtualService `tls` routes for services on this port: one filter chain per SNI
+    match (first VirtualService in namespace/name order wins a host), tcp_proxy to the route."""
+    chains: list[lc.FilterChain] = []
+    taken: set[str] = set()
+    for vs in _mesh_virtual_services(ctx, proxy):
+        spec = vs.spec
+        assert isinstance(spec, virtual_service_pb2.VirtualService)
+        hosts = [resolve_short_name(h.lower(), vs.namespace) for h in spec.hosts]
+        if not any(host_pattern_matches(h, s.hostname) for h in hosts for s in services):
+            continue
+        for i, tls in enumerate(spec.tls):
+            for m in tls.match:
+                if (m.port and m.port != port) or (m.gateways and MESH not in m.gateways):
+                    continue
+                if any(proxy.labels.get(k) != v for k, v in m.source_labels.items()):
+                    continue
+                names = sorted(set(m.sni_hosts) - taken)
+                if not names or not tls.route:
+                    continue
+                taken.update(names)
+                chain = lc.FilterChain(
+                    filters=[tcp_proxy_filter(builder, vs, list(tls.route), f"spec.tls[{i}]", port)],
+                    metadata=attribution([str(vs.key)], vs.key.ref),
+                )
+                chain.filter_chain_match.server_names.extend(names)
+                chains.append(chain)
+    return chains
+
+
 def _listener(name: str, bind: str, port: int, explicit: bool) -> listener_pb2.Listener:
     lst = listener_pb2.Listener(name=name, address=socket_address(bind, port))
     if not explicit:
@@ -352,7 +385,14 @@ def translate_sidecar(ctx: MeshContext, proxy: Proxy, scope: ProxyScope, builder
             elif len(services) == 1:
                 routed = _mesh_tcp_filter(ctx, proxy, builder, services[0], port)
                 cluster = naming.outbound_cluster(port, "", services[0].hostname)
-                lst.filter_chains.add(filters=[routed or tcp_filter(cluster, cluster)])
+                default = routed or tcp_filter(cluster, cluster)
+                sni = _mesh_tls_chains(ctx, proxy, builder, services, port)
+                if sni:  # TLS routes by SNI; other connections take the default
+                    lst.listener_filters.append(tls_inspector())
+                    lst.filter_chains.extend(sni)
+                    lst.default_filter_chain.filters.append(default)
+                else:
+                    lst.filter_chains.add(filters=[default])
             else:
                 if services:
                     out.diagnostics.append(

@@ -104,3 +104,79 @@ def test_tcp_route_weights_subsets_and_fallback(
     answers = {tcp(f"q{i}".encode()).split(b":")[0] for i in range(30)}
     # 50% to replica; the other 50% to subset standby, which has no endpoint: its fallback, primary.
     assert answers == {b"replica", b"primary"}
+
+
+TLS_CONFIG = """
+apiVersion: v1
+kind: Service
+metadata: {{name: api, namespace: default}}
+spec: {{selector: {{app: api}}, ports: [{{name: tls, port: {port}}}]}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {{name: api-v1, namespace: default}}
+spec: {{address: 127.0.0.1, ports: {{tls: {v1}}}, labels: {{app: api, version: v1}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {{name: api-v2, namespace: default}}
+spec: {{address: 127.0.0.1, ports: {{tls: {v2}}}, labels: {{app: api, version: v2}}}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {{name: api, namespace: default}}
+spec:
+  host: api
+  subsets: [{{name: v1, labels: {{version: v1}}}}, {{name: v2, labels: {{version: v2}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {{name: api, namespace: default}}
+spec:
+  hosts: [api, "*.api.example.com"]
+  tls:
+  - match: [{{sniHosts: [v2.api.example.com]}}]
+    route: [{{destination: {{host: api, subset: v2}}}}]
+  tcp:
+  - route: [{{destination: {{host: api, subset: v1}}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{name: client, namespace: default}}
+spec:
+  workloadSelector: {{labels: {{app: client}}}}
+  egress:
+  - port: {{number: {port}, protocol: TLS, name: tls}}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./*"]
+"""
+
+
+def test_tls_route_by_sni_through_the_sidecar(
+    tmp_path: pathlib.Path,
+    meshpilot: Callable[..., MeshpilotProcess],
+    gateway: Callable[..., Gateway],
+) -> None:
+    from tests.integration.tls_helpers import client_context, issue, make_ca, tls_handshake
+
+    ca = make_ca(tmp_path / "pki")
+    cert = issue(ca, "api", "*.api.example.com", ["DNS:*.api.example.com"])
+    v1, v2 = EchoUpstream("v1", cert), EchoUpstream("v2", cert)
+    try:
+        port = free_port()
+        cfg = tmp_path / "config"
+        cfg.mkdir()
+        write(cfg / "mesh.yaml", TLS_CONFIG.format(port=port, v1=v1.port, v2=v2.port))
+        mp = meshpilot(cfg)
+        sc = gateway(mp.xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
+        wait_for(lambda: sc.listener_on("127.0.0.1", port), 30, "TLS egress listener")
+        # The SNI picks the route: v2.api.example.com -> subset v2; any other SNI -> the tcp route (v1).
+        before = (v1.connections, v2.connections)
+        wait_for(lambda: tls_handshake(port, "v2.api.example.com", client_context(ca)).version, 20, "v2")
+        assert v2.connections > before[1] and v1.connections == before[0]
+        tls_handshake(port, "www.api.example.com", client_context(ca))
+        wait_for(lambda: v1.connections > before[0], 10, "v1 got the other SNI")
+    finally:
+        v1.stop()
+        v2.stop()
