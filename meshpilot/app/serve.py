@@ -16,7 +16,7 @@ from meshpilot.app.admin import AdminApp, start_admin
 from meshpilot.model.loader import ConfigLoader, LoadResult
 from meshpilot.model.objects import KINDS
 from meshpilot.observe import metrics
-from meshpilot.observe.events import emit
+from meshpilot.observe.events import emit, emit_conflict
 from meshpilot.sources.files import DirectorySource
 from meshpilot.xds.cache import SnapshotCache, TranslationHook
 from meshpilot.xds.server import XdsServer, start_grpc
@@ -106,13 +106,7 @@ class ControlPlane:
                 message=str(d),
             )
         for d in result.conflicts:
-            emit(
-                "config.conflict",
-                objects=list(d.conflict),
-                winner=d.conflict[0],
-                reason=d.message,
-                where=d.where,
-            )
+            emit_conflict(d)
         for d in result.warnings:
             emit("config.ignored", where=d.where, message=d.message)
         counts = Counter(k.kind for k in result.store.objects)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from meshpilot.model.diagnostics import Diagnostic
 from meshpilot.observe.log import get_logger
 
 
@@ -132,6 +133,11 @@ def emit(name: str, **fields: Any) -> None:
     if spec is None:
         raise UnknownEvent(f"event {name!r} is not in the catalog (meshpilot/observe/events.py)")
     getattr(get_logger(), spec.level)(name, **fields)
+
+
+def emit_conflict(d: Diagnostic) -> None:
+    """`config.conflict` for a diagnostic that names conflicting objects (the winner first)."""
+    emit("config.conflict", objects=list(d.conflict), winner=d.conflict[0], reason=d.message, where=d.where)
 
 
 def missing_keys(event: dict[str, Any]) -> list[str]:

@@ -15,7 +15,7 @@ from google.protobuf import json_format
 
 from meshpilot.model.proxy import Proxy, ProxyIdError, parse_proxy
 from meshpilot.observe import metrics
-from meshpilot.observe.events import emit
+from meshpilot.observe.events import emit, emit_conflict
 from meshpilot.xds.attribution import objects_for
 from meshpilot.xds.cache import GroupUpdate, SnapshotCache
 from meshpilot.xds.protocol import Acked, Action, Ignored, Nacked, Send, SotwStream
@@ -87,13 +87,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
         for u in updates:
             for d in u.new_diagnostics:
                 if d.conflict:
-                    emit(
-                        "config.conflict",
-                        objects=list(d.conflict),
-                        winner=d.conflict[0],
-                        reason=d.message,
-                        where=d.where,
-                    )
+                    emit_conflict(d)
                 else:
                     emit(
                         "translate.diagnostic",

@@ -104,25 +104,17 @@ def referenced_routes(listener: listener_pb2.Listener) -> set[str]:
 
 
 def inconsistencies(snapshot: Snapshot) -> list[str]:
-    """Names referenced but missing: every RDS name a listener uses and every EDS cluster's
-    load assignment must be in the snapshot. Empty list = consistent."""
+    """Names referenced but missing: every RDS name and SDS secret a listener uses and every EDS
+    cluster's load assignment must be in the snapshot. Empty list = consistent."""
     missing: list[str] = []
-    routes = snapshot.get(ROUTE)
+    routes, secrets = snapshot.get(ROUTE), snapshot.get(SECRET)
     for name, res in snapshot.get(LISTENER).items():
         assert isinstance(res.message, listener_pb2.Listener)
-        missing.extend(
-            f"listener {name} uses route configuration {r}, which is missing"
-            for r in sorted(referenced_routes(res.message))
-            if r not in routes
-        )
-    secrets = snapshot.get(SECRET)
-    for name, res in snapshot.get(LISTENER).items():
-        assert isinstance(res.message, listener_pb2.Listener)
-        missing.extend(
-            f"listener {name} uses secret {s}, which is missing"
-            for s in sorted(referenced_secrets(res.message))
-            if s not in secrets
-        )
+        for what, refs, have in (
+            ("route configuration", referenced_routes(res.message), routes),
+            ("secret", referenced_secrets(res.message), secrets),
+        ):
+            missing.extend(f"listener {name} uses {what} {r}, which is missing" for r in sorted(refs) if r not in have)
     endpoints = snapshot.get(ENDPOINT)
     for name, res in snapshot.get(CLUSTER).items():
         c = res.message
