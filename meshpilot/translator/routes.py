@@ -12,7 +12,6 @@ Istio's rules implemented here, from pilot/pkg/networking/core/route:
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 
 from envoy.config.core.v3 import base_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc
@@ -267,7 +266,7 @@ class RouteBuilder:
             if m is not None:
                 if m.port and m.port != port:
                     continue
-                if m.gateways and gateway not in {_qualify(g, vs.namespace) for g in m.gateways}:
+                if m.gateways and gateway not in {qualify_gateway(g, vs.namespace) for g in m.gateways}:
                     continue
                 if any(self.proxy.labels.get(k) != v for k, v in m.source_labels.items()):
                     continue
@@ -389,17 +388,6 @@ class RouteBuilder:
         return r
 
 
-def _qualify(gateway: str, namespace: str) -> str:
-    return gateway if "/" in gateway or gateway == "mesh" else f"{namespace}/{gateway}"
-
-
 def qualify_gateway(gateway: str, namespace: str) -> str:
     """`name` in a VirtualService means the gateway `name` in the VirtualService's namespace."""
-    return _qualify(gateway, namespace)
-
-
-def sources_of(routes: Iterable[rc.Route]) -> set[str]:
-    out: set[str] = set()
-    for r in routes:
-        out.update(v.string_value for v in r.metadata.filter_metadata["meshpilot"]["sources"].values)
-    return out
+    return gateway if "/" in gateway or gateway == "mesh" else f"{namespace}/{gateway}"
