@@ -22,9 +22,8 @@ from meshpilot.model.decode import FieldError, decode, describe
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.objects import ISTIO_GROUP, KINDS, ConfigKey, ConfigObject, Source
 from meshpilot.model.store import ConfigStore
-from meshpilot.model.validate import VALIDATORS as _VALIDATORS
 from meshpilot.model.validate import check_labels, check_name
-from meshpilot.model.validate_sidecar import validate_secret, validate_sidecar
+from meshpilot.model.validators import VALIDATORS
 
 _METADATA_FIELDS = {"name", "namespace", "labels", "annotations"}
 # Set by the API server; harmless in files exported with `kubectl get -o yaml`.
@@ -43,7 +42,6 @@ _METADATA_IGNORED = {
 }
 DEFAULT_NAMESPACE = "default"
 TOP_LEVEL_KINDS = {"Secret"}
-VALIDATORS: dict[str, Any] = {**_VALIDATORS, "Sidecar": validate_sidecar, "Secret": validate_secret}
 
 
 @dataclasses.dataclass(frozen=True)
