@@ -24,7 +24,16 @@ class MeshContext:
     def diagnostics(self) -> tuple[Diagnostic, ...]:
         return self.registry.diagnostics
 
+    # Memo of lookups, per context (the context is immutable, so are the answers).
+    _memo: dict[tuple[object, ...], object] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
     def destination_rule(self, host: str, proxy_namespace: str) -> ConfigObject | None:
+        key = ("dr", host, proxy_namespace)
+        if key not in self._memo:
+            self._memo[key] = self._destination_rule(host, proxy_namespace)
+        return self._memo[key]  # type: ignore[return-value]
+
+    def _destination_rule(self, host: str, proxy_namespace: str) -> ConfigObject | None:
         """Istio's lookup order: a rule in the proxy's namespace, then the service's, then any.
 
         Exact hosts win over wildcard hosts (`*.example.com`); the longest wildcard wins.
@@ -53,6 +62,13 @@ class MeshContext:
         return tuple(vs for vs in self.store.of_kind("VirtualService") if _exported(vs, proxy_namespace))
 
     def policy(self, host: str, subset: str, port: int, proxy_namespace: str) -> destination_rule_pb2.TrafficPolicy:
+        """The effective policy (memoised; callers must not mutate it)."""
+        key = ("policy", host, subset, port, proxy_namespace)
+        if key not in self._memo:
+            self._memo[key] = self._policy(host, subset, port, proxy_namespace)
+        return self._memo[key]  # type: ignore[return-value]
+
+    def _policy(self, host: str, subset: str, port: int, proxy_namespace: str) -> destination_rule_pb2.TrafficPolicy:
         """The effective traffic policy of `outbound|port|subset|host` (Istio's merge order)."""
         dr = self.destination_rule(host, proxy_namespace)
         if dr is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -47,8 +48,14 @@ def metadata(filters: Mapping[str, Mapping[str, Any]]) -> base_pb2.Metadata:
 
 
 def attribution(sources: Iterable[str], istio_config: str = "") -> base_pb2.Metadata:
-    """Metadata naming the meshpilot objects a resource came from (and istiod's `config` key)."""
-    filters: dict[str, dict[str, Any]] = {"meshpilot": {"sources": sorted(set(sources))}}
+    """Metadata naming the meshpilot objects a resource came from (and istiod's `config` key).
+    Shared: callers copy it into their resources (protobuf assignment copies), never mutate it."""
+    return _attribution(tuple(sorted(set(sources))), istio_config)
+
+
+@functools.lru_cache(maxsize=65536)
+def _attribution(sources: tuple[str, ...], istio_config: str) -> base_pb2.Metadata:
+    filters: dict[str, dict[str, Any]] = {"meshpilot": {"sources": list(sources)}}
     if istio_config:
         filters["istio"] = {"config": istio_config}
     return metadata(filters)

@@ -138,6 +138,13 @@ def apply_headers(target: rc.Route | rc.WeightedCluster.ClusterWeight, headers: 
 
 
 def default_retry_policy() -> rc.RetryPolicy:
+    """A fresh copy of istiod's default retry policy (callers may change it)."""
+    out = rc.RetryPolicy()
+    out.CopyFrom(_DEFAULT_RETRY_POLICY)
+    return out
+
+
+def _build_default_retry_policy() -> rc.RetryPolicy:
     return rc.RetryPolicy(
         retry_on=DEFAULT_RETRY_ON,
         num_retries=wrappers_pb2.UInt32Value(value=2),
@@ -150,6 +157,9 @@ def default_retry_policy() -> rc.RetryPolicy:
         ],
         host_selection_retry_max_attempts=5,
     )
+
+
+_DEFAULT_RETRY_POLICY = _build_default_retry_policy()
 
 
 def retry_policy(r: vs_pb2.HTTPRetry | None) -> rc.RetryPolicy | None:
