@@ -18,7 +18,7 @@ from meshpilot.model.objects import KINDS
 from meshpilot.observe import metrics
 from meshpilot.observe.events import emit, emit_conflict
 from meshpilot.sources.files import DirectorySource
-from meshpilot.xds.cache import SnapshotCache, TranslationHook
+from meshpilot.xds.cache import GroupUpdate, SnapshotCache, TranslationHook
 from meshpilot.xds.server import XdsServer, start_grpc
 from meshpilot.xds.snapshot import PUSH_ORDER, short_type
 
@@ -67,15 +67,33 @@ class ControlPlane:
         metrics.REGISTRY.register(UnackedCollector(self.xds))
 
     def reload(self, observed_at: float | None = None) -> LoadResult:
+        """Load, translate and publish, all on the calling thread (start-up)."""
+        result, updates, changed, start = self.load_and_translate()
+        return self.publish(result, updates, changed, start, observed_at)
+
+    def load_and_translate(self) -> tuple[LoadResult, list[GroupUpdate] | None, bool, float]:
+        """The slow part, safe to run in a worker thread: read, decode, validate, translate."""
         start = time.perf_counter()
-        observed_at = observed_at or time.time()
         result = self.loader.load(self.source.read())
         self._report(result)
         changed = result.store.revision != self.cache.revision
+        updates = None
         if changed or not self.cache.ready:
             with metrics.TRANSLATE_SECONDS.time():
                 updates = self.cache.set_store(result.store)
-            self.xds.publish(updates, observed_at)
+        return result, updates, changed, start
+
+    def publish(
+        self,
+        result: LoadResult,
+        updates: list[GroupUpdate] | None,
+        changed: bool,
+        start: float,
+        observed_at: float | None = None,
+    ) -> LoadResult:
+        """The event-loop part: log and wake the streams."""
+        if updates is not None:
+            self.xds.publish(updates, observed_at or time.time())
         self.loaded = True
         emit(
             "config.loaded",
@@ -134,7 +152,10 @@ class ControlPlane:
         async def on_change(first_seen: float) -> None:
             metrics.DEBOUNCE.observe(time.time() - first_seen)
             try:
-                self.reload(observed_at=first_seen)
+                # Translation of a large mesh takes seconds: off the loop, so streams keep being
+                # served (ACKs, new proxies of known groups, debug endpoints) meanwhile.
+                result, updates, changed, start = await asyncio.to_thread(self.load_and_translate)
+                self.publish(result, updates, changed, start, observed_at=first_seen)
             except Exception as exc:
                 metrics.CONFIG_LOADS.labels("error").inc()
                 emit("config.load_failed", error=repr(exc))

@@ -8,6 +8,7 @@ Synchronous and free of I/O: the gRPC shell calls it and logs what it returns.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 
 from meshpilot.model.diagnostics import Diagnostic
@@ -59,7 +60,12 @@ def snapshot_of(t: Translation) -> Snapshot:
 
 
 class SnapshotCache:
+    """Thread-safe for the control plane's use: translation runs in a worker thread while the
+    event loop serves streams. `get` is lock-free (a dict read of an immutable Published);
+    everything that translates or mutates holds the lock."""
+
     def __init__(self, hook: TranslationHook | None = None) -> None:
+        self._lock = threading.Lock()
         self._ctx: MeshContext | None = None
         self._groups: dict[GroupKey, tuple[Proxy, int]] = {}  # representative, refcount
         self._published: dict[GroupKey, Published] = {}
@@ -75,6 +81,10 @@ class SnapshotCache:
 
     def register(self, proxy: Proxy) -> GroupUpdate:
         """A proxy connected: make sure its group has a snapshot; returns it."""
+        with self._lock:
+            return self._register(proxy)
+
+    def _register(self, proxy: Proxy) -> GroupUpdate:
         key = proxy.group_key
         rep, count = self._groups.get(key, (proxy, 0))
         self._groups[key] = (rep, count + 1)
@@ -83,6 +93,10 @@ class SnapshotCache:
         return self._retranslate(key, rep)
 
     def unregister(self, proxy: Proxy) -> None:
+        with self._lock:
+            self._unregister(proxy)
+
+    def _unregister(self, proxy: Proxy) -> None:
         key = proxy.group_key
         rep, count = self._groups.get(key, (proxy, 1))
         if count <= 1:
@@ -96,8 +110,9 @@ class SnapshotCache:
 
     def set_store(self, store: ConfigStore) -> list[GroupUpdate]:
         """New config: retranslate every connected group; returns one update per group."""
-        self._ctx = build_context(store)
-        return [self._retranslate(key, rep) for key, (rep, _) in sorted(self._groups.items())]
+        with self._lock:
+            self._ctx = build_context(store)
+            return [self._retranslate(key, rep) for key, (rep, _) in sorted(self._groups.items())]
 
     def translate_for(self, proxy: Proxy) -> Translation | None:
         if self._ctx is None:

@@ -135,7 +135,7 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
         conn = Connection(next(_conn_ids), proxy, context.peer(), SotwStream(), time.time(), asyncio.Event())
         self.connections[conn.id] = conn
         metrics.PROXIES.labels(proxy.type).inc()
-        update = self.cache.register(proxy)
+        update = await asyncio.to_thread(self.cache.register, proxy)  # may translate: off the loop
         if update.new_diagnostics or update.inconsistent:
             self.publish([update], self.change_observed_at)
         emit("xds.stream_opened", node_id=proxy.node_id, conn=conn.id, peer=conn.peer)
@@ -188,7 +188,10 @@ class XdsServer(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignor
         finally:
             reader.cancel()
             self.connections.pop(conn.id, None)
-            self.cache.unregister(proxy)
+            try:
+                await asyncio.to_thread(self.cache.unregister, proxy)  # waits for a running translation
+            except (RuntimeError, asyncio.CancelledError):  # shutting down: no executor, or cancelled
+                self.cache.unregister(proxy)
             metrics.PROXIES.labels(proxy.type).dec()
             for t in PUSH_ORDER:
                 if not any(c.proxy.node_id == proxy.node_id for c in self.connections.values()):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 from meshpilot.model.proxy import Proxy
 from meshpilot.translator import Translation
@@ -18,3 +19,10 @@ def negative_timeout_for_nack_me(proxy: Proxy, t: Translation) -> Translation:
             c.connect_timeout.seconds = -1
         clusters.append(c)
     return dataclasses.replace(t, clusters=tuple(clusters))
+
+
+def slow_when_marked(proxy: Proxy, t: Translation) -> Translation:
+    """Three seconds of translation while a service named `slow` exists."""
+    if any(c.name.endswith("|slow.default.svc.cluster.local") for c in t.clusters):
+        time.sleep(3)
+    return t
