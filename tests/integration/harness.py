@@ -187,3 +187,29 @@ def write(path: pathlib.Path, text: str) -> None:
     os.replace(tmp, path)
     now = time.time()
     os.utime(path, (now, now + random.random()))
+
+
+def client_sidecar_resource(port: int, protocol: str = "HTTP") -> str:
+    """A Sidecar for workloads labelled app=client: one explicit egress listener on
+    127.0.0.1:`port` (captureMode NONE) that sees the services of its own namespace."""
+    name = protocol.lower()
+    return f"""
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {{name: client, namespace: default}}
+spec:
+  workloadSelector: {{labels: {{app: client}}}}
+  egress:
+  - port: {{number: {port}, protocol: {protocol}, name: {name}}}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./*"]
+"""
+
+
+def start_client_sidecar(gateway: Callable[..., Gateway], xds_port: int, port: int) -> Gateway:
+    """A real Envoy sidecar (app=client, namespace default) with its egress listener up."""
+    sc = gateway(xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
+    wait_for(lambda: sc.listener_on("127.0.0.1", port), 30, f"egress listener 127.0.0.1:{port}")
+    return sc

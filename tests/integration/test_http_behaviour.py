@@ -16,7 +16,15 @@ import pytest
 
 from meshpilot.testing.echo import EchoServer
 from meshpilot.testing.envoy import http_get, wait_for
-from tests.integration.harness import Gateway, MeshpilotProcess, free_port, get, write
+from tests.integration.harness import (
+    Gateway,
+    MeshpilotProcess,
+    client_sidecar_resource,
+    free_port,
+    get,
+    start_client_sidecar,
+    write,
+)
 
 SERVICE = """
 ---
@@ -33,19 +41,6 @@ apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {{name: {name}-{version}, namespace: default}}
 spec: {{address: 127.0.0.1, ports: {{http: {upstream}}}, labels: {{app: {name}, version: {version}}}}}
-"""
-SIDECAR = """
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {{name: client, namespace: default}}
-spec:
-  workloadSelector: {{labels: {{app: client}}}}
-  egress:
-  - port: {{number: {port}, protocol: HTTP, name: http}}
-    bind: 127.0.0.1
-    captureMode: NONE
-    hosts: ["./*"]
 """
 ROUTES = """
 ---
@@ -153,10 +148,9 @@ def mesh(
         text += WORKLOAD.format(name=name, version=version, upstream=server.port)
     cfg = tmp_path / "config"
     cfg.mkdir()
-    write(cfg / "mesh.yaml", text + SIDECAR.format(port=port) + ROUTES)
+    write(cfg / "mesh.yaml", text + client_sidecar_resource(port) + ROUTES)
     mp = meshpilot(cfg)
-    envoy = gateway(mp.xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
-    wait_for(lambda: envoy.listener_on("127.0.0.1", port), 30, "egress listener")
+    envoy = start_client_sidecar(gateway, mp.xds_port, port)
     wait_for(lambda: get(port, "/", {"host": "web"}) == (200, "web-v1"), 20, "web routed")
     return Mesh(port, ups, envoy)
 

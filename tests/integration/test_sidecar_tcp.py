@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from meshpilot.testing.envoy import wait_for
-from tests.integration.harness import Gateway, MeshpilotProcess, free_port, write
+from tests.integration.harness import (
+    Gateway,
+    MeshpilotProcess,
+    client_sidecar_resource,
+    free_port,
+    start_client_sidecar,
+    write,
+)
 from tests.integration.tls_helpers import EchoUpstream
 
 CONFIG = """
@@ -50,17 +57,6 @@ spec:
     - destination: {{host: db, subset: standby}}
       weight: 50
       fallback: {{target: {{host: db, subset: primary}}}}
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {{name: client, namespace: default}}
-spec:
-  workloadSelector: {{labels: {{app: client}}}}
-  egress:
-  - port: {{number: {port}, protocol: TCP, name: tcp}}
-    bind: 127.0.0.1
-    captureMode: NONE
-    hosts: ["./*"]
 """
 
 
@@ -87,10 +83,12 @@ def test_tcp_route_weights_subsets_and_fallback(
     port = free_port()
     cfg = tmp_path / "config"
     cfg.mkdir()
-    write(cfg / "mesh.yaml", CONFIG.format(port=port, primary=primary.port, replica=replica.port))
+    write(
+        cfg / "mesh.yaml",
+        CONFIG.format(port=port, primary=primary.port, replica=replica.port) + client_sidecar_resource(port, "TCP"),
+    )
     mp = meshpilot(cfg)
-    sc = gateway(mp.xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
-    wait_for(lambda: sc.listener_on("127.0.0.1", port), 30, "TCP egress listener")
+    start_client_sidecar(gateway, mp.xds_port, port)
 
     def tcp(payload: bytes) -> bytes:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
@@ -139,17 +137,6 @@ spec:
     route: [{{destination: {{host: api, subset: v2}}}}]
   tcp:
   - route: [{{destination: {{host: api, subset: v1}}}}]
----
-apiVersion: networking.istio.io/v1
-kind: Sidecar
-metadata: {{name: client, namespace: default}}
-spec:
-  workloadSelector: {{labels: {{app: client}}}}
-  egress:
-  - port: {{number: {port}, protocol: TLS, name: tls}}
-    bind: 127.0.0.1
-    captureMode: NONE
-    hosts: ["./*"]
 """
 
 
@@ -167,10 +154,12 @@ def test_tls_route_by_sni_through_the_sidecar(
         port = free_port()
         cfg = tmp_path / "config"
         cfg.mkdir()
-        write(cfg / "mesh.yaml", TLS_CONFIG.format(port=port, v1=v1.port, v2=v2.port))
+        write(
+            cfg / "mesh.yaml",
+            TLS_CONFIG.format(port=port, v1=v1.port, v2=v2.port) + client_sidecar_resource(port, "TLS"),
+        )
         mp = meshpilot(cfg)
-        sc = gateway(mp.xds_port, None, labels={"app": "client"}, name="client", role="sidecar", namespace="default")
-        wait_for(lambda: sc.listener_on("127.0.0.1", port), 30, "TLS egress listener")
+        start_client_sidecar(gateway, mp.xds_port, port)
         # The SNI picks the route: v2.api.example.com -> subset v2; any other SNI -> the tcp route (v1).
         before = (v1.connections, v2.connections)
         wait_for(lambda: tls_handshake(port, "v2.api.example.com", client_context(ca)).version, 20, "v2")
