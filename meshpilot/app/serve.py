@@ -78,6 +78,15 @@ class ControlPlane:
         self._report(result)
         changed = result.store.revision != self.cache.revision
         updates = None
+        if not self.cache.ready and result.rejected and not len(result.store):
+            # Nothing valid yet and errors: serving this empty config would wipe every proxy that
+            # connects (e.g. meshpilot restarting while a file is broken). Stay not ready instead.
+            emit(
+                "serve.waiting",
+                reason="the config has errors and nothing valid yet; proxies are refused until it loads",
+                rejected=len(result.rejected),
+            )
+            return result, None, False, start
         if changed or not self.cache.ready:
             with metrics.TRANSLATE_SECONDS.time():
                 updates = self.cache.set_store(result.store)
@@ -94,7 +103,7 @@ class ControlPlane:
         """The event-loop part: log and wake the streams."""
         if updates is not None:
             self.xds.publish(updates, observed_at or time.time())
-        self.loaded = True
+        self.loaded = self.cache.ready
         emit(
             "config.loaded",
             revision=result.store.revision,

@@ -32,6 +32,14 @@ CATALOG: dict[str, EventSpec] = {
         _e("serve.started", "info", "xds_address admin_address config", "meshpilot is serving."),
         _e("serve.stopping", "info", "", "meshpilot received SIGINT/SIGTERM and is shutting down."),
         _e(
+            "serve.waiting",
+            "error",
+            "reason rejected",
+            "The first config load found only errors; meshpilot refuses proxies (and /ready is 503) "
+            "rather than serve an empty config that would wipe them.",
+            "Fix the rejected documents (config.rejected events); meshpilot becomes ready by itself.",
+        ),
+        _e(
             "config.loaded",
             "info",
             "revision objects rejected conflicts changed duration_ms",

@@ -38,8 +38,8 @@ def echo() -> Iterator[Callable[[str], EchoServer]]:
 def meshpilot(tmp_path: pathlib.Path) -> Iterator[Callable[..., MeshpilotProcess]]:
     procs: list[MeshpilotProcess] = []
 
-    def start(config_dir: pathlib.Path, **kw: object) -> MeshpilotProcess:
-        p = MeshpilotProcess(config_dir, tmp_path, **kw).start()  # type: ignore[arg-type]
+    def start(config_dir: pathlib.Path, wait_ready: bool = True, **kw: object) -> MeshpilotProcess:
+        p = MeshpilotProcess(config_dir, tmp_path, **kw).start(wait_ready)  # type: ignore[arg-type]
         procs.append(p)
         return p
 

@@ -44,7 +44,7 @@ class MeshpilotProcess:
     def admin(self) -> str:
         return f"http://127.0.0.1:{self.admin_port}"
 
-    def start(self) -> MeshpilotProcess:
+    def start(self, wait_ready: bool = True) -> MeshpilotProcess:
         args = [
             sys.executable, "-m", "meshpilot.cli.main", "serve",
             "--config", str(self.config_dir),
@@ -58,7 +58,8 @@ class MeshpilotProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         log.close()
-        wait_for(self._ready, 30, "meshpilot /ready")
+        if wait_ready:
+            wait_for(self._ready, 30, "meshpilot /ready")
         return self
 
     def _ready(self) -> bool:

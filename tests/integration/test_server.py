@@ -14,10 +14,10 @@ from google.protobuf.internal import api_implementation
 
 from meshpilot.model.loader import ConfigLoader
 from meshpilot.testing.echo import EchoServer
-from meshpilot.testing.envoy import http_get
+from meshpilot.testing.envoy import http_get, wait_for
 from meshpilot.xds.cache import SnapshotCache
 from meshpilot.xds.server import XdsServer, start_grpc
-from tests.integration.harness import Gateway, MeshpilotProcess, free_port
+from tests.integration.harness import Gateway, MeshpilotProcess, free_port, write
 from tests.integration.test_gateway_e2e import setup
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "config"
@@ -113,3 +113,30 @@ def test_debug_config_dump_is_what_envoy_has(
     assert status == 404 and gw.node_id in json.loads(body)["connected"]
     status, _, body = http_get(f"{mp.admin}/metrics")
     assert b'meshpilot_xds_connected_proxies{proxy_type="router"} 1.0' in body
+
+
+def test_a_broken_first_config_is_not_served_until_fixed(
+    tmp_path: pathlib.Path, echo: Callable[[str], EchoServer], meshpilot: Callable[..., MeshpilotProcess]
+) -> None:
+    """Restarting meshpilot while every file is broken must not wipe the proxies: it stays not
+    ready (streams refused) until something valid loads."""
+    cfg, _, _ = setup(tmp_path, echo)
+    good = {p.name: p.read_text() for p in cfg.glob("*.yaml")}
+    for name in good:
+        write(cfg / name, "kind: [unclosed")
+    proc = meshpilot(cfg, wait_ready=False)
+    proc.wait_event("serve.waiting")
+    assert http_get(f"{proc.admin}/ready")[0] == 503
+
+    async def refused() -> None:
+        try:
+            await _one_exchange(f"127.0.0.1:{proc.xds_port}", NODE)
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+        else:
+            raise AssertionError("a stream was served an empty config")
+
+    asyncio.run(refused())
+    for name, text in good.items():
+        write(cfg / name, text)
+    wait_for(lambda: http_get(f"{proc.admin}/ready")[0] == 200, 20, "ready once the config is fixed")
