@@ -16,7 +16,7 @@ from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from meshpilot.model.diagnostics import Diagnostic, Severity
 from meshpilot.model.proxy import ROUTER, Proxy
 from meshpilot.model.store import ConfigStore
-from meshpilot.translator.clusters import aggregate_cluster, build_service_clusters
+from meshpilot.translator.clusters import ClusterMemo, aggregate_cluster, build_service_clusters
 from meshpilot.translator.context import MeshContext, build_context
 from meshpilot.translator.gateway import translate_gateway
 from meshpilot.translator.routes import RouteBuilder
@@ -37,7 +37,9 @@ class Translation:
     secrets: tuple[secret_pb2.Secret, ...] = ()
 
 
-def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
+def translate(ctx: MeshContext, proxy: Proxy, memo: ClusterMemo | None = None) -> Translation:
+    """`memo` (optional) reuses unchanged services' clusters across config revisions; the result
+    is the same with or without it."""
     builder = RouteBuilder(ctx, proxy)
     diagnostics: list[Diagnostic] = list(ctx.diagnostics)
     scope = build_scope(ctx, proxy)
@@ -52,7 +54,7 @@ def translate(ctx: MeshContext, proxy: Proxy) -> Translation:
         diagnostics.extend(sc.diagnostics)
     diagnostics.extend(builder.diagnostics)
     primaries = {children[0] for children, _ in builder.fallbacks.values()}
-    cs = build_service_clusters(ctx, proxy, scope.services, primaries)
+    cs = build_service_clusters(ctx, proxy, scope.services, primaries, memo)
     for c in extra_clusters:
         cs.clusters[c.name] = c
     diagnostics.extend(cs.diagnostics)

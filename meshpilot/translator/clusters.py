@@ -134,66 +134,125 @@ def _base_cluster(
     return c
 
 
+class ClusterMemo:
+    """Clusters and load assignments of a service, reused across config revisions while nothing
+    they depend on changed (the service with its endpoints, its DestinationRule, the proxy's
+    type, namespace and locality, which of its clusters back a fallback), so an edit costs work
+    proportional to the services it touches. Bounded; entries are never mutated."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._entries: dict[tuple[object, ...], ClusterSet] = {}
+
+    def get(self, key: tuple[object, ...]) -> ClusterSet | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[object, ...], value: ClusterSet) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.pop(next(iter(self._entries)))  # oldest first
+        self._entries[key] = value
+
+
+def _service_key(svc: Service, dr: object, proxy: Proxy, primaries: tuple[str, ...]) -> tuple[object, ...]:
+    endpoints = tuple(
+        (port, tuple((e.address, e.port, tuple(sorted(e.labels.items())), e.weight, e.locality) for e in eps))
+        for port, eps in sorted(svc.endpoints.items())
+    )
+    fingerprint = (
+        svc.hostname,
+        svc.namespace,
+        svc.ports,
+        svc.resolution,
+        svc.source,
+        endpoints,
+    )
+    dr_key = (dr.key, dr.digest, dr.source) if dr is not None else None  # type: ignore[attr-defined]
+    return (fingerprint, dr_key, proxy.type, proxy.namespace, proxy.locality, primaries)
+
+
 def build_service_clusters(
-    ctx: MeshContext, proxy: Proxy, services: Iterable[Service], fallback_primaries: set[str]
+    ctx: MeshContext,
+    proxy: Proxy,
+    services: Iterable[Service],
+    fallback_primaries: set[str],
+    memo: ClusterMemo | None = None,
 ) -> ClusterSet:
     out = ClusterSet({}, {}, [])
+    primaries_by_host: dict[str, list[str]] = {}
+    for name in fallback_primaries:
+        primaries_by_host.setdefault(name.rsplit("|", 1)[-1], []).append(name)
     for svc in services:
         dr = ctx.destination_rule(svc.hostname, proxy.namespace)
-        subsets = ctx.subsets(svc.hostname, proxy.namespace)
-        for port in svc.ports:
-            all_eps = svc.endpoints.get(port.number, ())
-            variants: list[tuple[str, list[Endpoint], list[str]]] = [("", list(all_eps), [str(svc.source)])]
-            for subset in subsets:
+        mine = tuple(sorted(primaries_by_host.get(svc.hostname, ())))
+        key = _service_key(svc, dr, proxy, mine) if memo is not None else ()
+        cached = memo.get(key) if memo is not None else None
+        if cached is None:
+            cached = _service_clusters(ctx, proxy, svc, fallback_primaries)
+            if memo is not None:
+                memo.put(key, cached)
+        out.clusters.update(cached.clusters)
+        out.endpoints.update(cached.endpoints)
+        out.diagnostics.extend(cached.diagnostics)
+    return out
+
+
+def _service_clusters(ctx: MeshContext, proxy: Proxy, svc: Service, fallback_primaries: set[str]) -> ClusterSet:
+    out = ClusterSet({}, {}, [])
+    dr = ctx.destination_rule(svc.hostname, proxy.namespace)
+    subsets = ctx.subsets(svc.hostname, proxy.namespace)
+    for port in svc.ports:
+        all_eps = svc.endpoints.get(port.number, ())
+        variants: list[tuple[str, list[Endpoint], list[str]]] = [("", list(all_eps), [str(svc.source)])]
+        for subset in subsets:
+            assert dr is not None
+            variants.append(
+                (
+                    subset.name,
+                    _subset_endpoints(all_eps, subset.labels),
+                    [str(svc.source), str(dr.key)],
+                )
+            )
+        for subset_name, eps, sources in variants:
+            name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
+            c = _base_cluster(proxy.type, name, svc, port, subset_name, sources)
+            policy = ctx.policy(svc.hostname, subset_name, port.number, proxy.namespace)
+            for message in apply_policy(c, policy, port.protocol in HTTP2_PROTOCOLS):
                 assert dr is not None
-                variants.append(
-                    (
-                        subset.name,
-                        _subset_endpoints(all_eps, subset.labels),
-                        [str(svc.source), str(dr.key)],
+                out.diagnostics.append(
+                    Diagnostic(
+                        Severity.WARNING,
+                        str(dr.key),
+                        "spec.trafficPolicy",
+                        f"{name}: {message}",
+                        str(dr.source),
                     )
                 )
-            for subset_name, eps, sources in variants:
-                name = naming.outbound_cluster(port.number, subset_name, svc.hostname)
-                c = _base_cluster(proxy.type, name, svc, port, subset_name, sources)
-                policy = ctx.policy(svc.hostname, subset_name, port.number, proxy.namespace)
-                for message in apply_policy(c, policy, port.protocol in HTTP2_PROTOCOLS):
-                    assert dr is not None
-                    out.diagnostics.append(
-                        Diagnostic(
-                            Severity.WARNING,
-                            str(dr.key),
-                            "spec.trafficPolicy",
-                            f"{name}: {message}",
-                            str(dr.source),
+            if svc.resolution in DNS_RESOLUTIONS:
+                if not eps and not svc.endpoints.get(port.number):
+                    eps = [
+                        Endpoint(
+                            svc.hostname,
+                            port.target_port if isinstance(port.target_port, int) else port.number,
+                            {},
                         )
-                    )
-                if svc.resolution in DNS_RESOLUTIONS:
-                    if not eps and not svc.endpoints.get(port.number):
-                        eps = [
-                            Endpoint(
-                                svc.hostname,
-                                port.target_port if isinstance(port.target_port, int) else port.number,
-                                {},
-                            )
-                        ]
-                    if c.type == cluster_pb2.Cluster.LOGICAL_DNS and len(eps) != 1:
-                        # LOGICAL_DNS takes exactly one address: none left (a subset selecting
-                        # nothing) resolves every address instead; several keep the first.
-                        if eps:
-                            eps = eps[:1]
-                        else:
-                            c.type = cluster_pb2.Cluster.STRICT_DNS
-                    if c.type != cluster_pb2.Cluster.ORIGINAL_DST:
-                        c.load_assignment.CopyFrom(load_assignment(name, eps))
-                elif c.type == cluster_pb2.Cluster.EDS:
-                    over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
-                    out.endpoints[name] = load_assignment(
-                        name, eps, overprovisioning=over, locality_plan=locality_plan_for(policy, proxy)
-                    )
-                    if locality_plan_for(policy, proxy)[1] is not None:
-                        c.common_lb_config.locality_weighted_lb_config.SetInParent()
-                out.clusters[name] = c
+                    ]
+                if c.type == cluster_pb2.Cluster.LOGICAL_DNS and len(eps) != 1:
+                    # LOGICAL_DNS takes exactly one address: none left (a subset selecting
+                    # nothing) resolves every address instead; several keep the first.
+                    if eps:
+                        eps = eps[:1]
+                    else:
+                        c.type = cluster_pb2.Cluster.STRICT_DNS
+                if c.type != cluster_pb2.Cluster.ORIGINAL_DST:
+                    c.load_assignment.CopyFrom(load_assignment(name, eps))
+            elif c.type == cluster_pb2.Cluster.EDS:
+                over = FALLBACK_OVERPROVISIONING if name in fallback_primaries else 0
+                out.endpoints[name] = load_assignment(
+                    name, eps, overprovisioning=over, locality_plan=locality_plan_for(policy, proxy)
+                )
+                if locality_plan_for(policy, proxy)[1] is not None:
+                    c.common_lb_config.locality_weighted_lb_config.SetInParent()
+            out.clusters[name] = c
     return out
 
 

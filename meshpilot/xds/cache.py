@@ -15,6 +15,7 @@ from meshpilot.model.diagnostics import Diagnostic
 from meshpilot.model.proxy import Proxy
 from meshpilot.model.store import ConfigStore
 from meshpilot.translator import MeshContext, Translation, build_context, translate
+from meshpilot.translator.clusters import ClusterMemo
 from meshpilot.xds.snapshot import (
     CLUSTER,
     ENDPOINT,
@@ -70,6 +71,7 @@ class SnapshotCache:
         self._groups: dict[GroupKey, tuple[Proxy, int]] = {}  # representative, refcount
         self._published: dict[GroupKey, Published] = {}
         self._hook = hook
+        self._memo = ClusterMemo()
 
     @property
     def ready(self) -> bool:
@@ -117,7 +119,7 @@ class SnapshotCache:
     def translate_for(self, proxy: Proxy) -> Translation | None:
         if self._ctx is None:
             return None
-        t = translate(self._ctx, proxy)
+        t = translate(self._ctx, proxy, self._memo)
         return self._hook(proxy, t) if self._hook else t
 
     def _retranslate(self, key: GroupKey, rep: Proxy) -> GroupUpdate:

@@ -169,3 +169,24 @@ def test_snapshots_are_consistent_names_unique_addresses_bound_once(docs: list[d
             for r in vh.routes:
                 targets = [r.route.cluster] if r.route.cluster else [w.name for w in r.route.weighted_clusters.clusters]
                 assert set(targets) <= clusters, targets
+
+
+@settings(max_examples=40, deadline=None)
+@given(meshes(), meshes(), st.booleans())
+def test_cluster_memo_never_changes_the_result(
+    first: list[dict[str, object]], second: list[dict[str, object]], sidecar: bool
+) -> None:
+    """Translating config A then B with one shared memo gives exactly what B alone gives."""
+    from meshpilot.translator import build_context, translate
+    from meshpilot.translator.clusters import ClusterMemo
+
+    proxy = SIDECAR if sidecar else GW
+    memo = ClusterMemo()
+
+    def store(docs: list[dict[str, object]]) -> object:
+        return ConfigLoader().load({"m.yaml": "---\n".join(yaml.safe_dump(d) for d in docs)}).store
+
+    translate(build_context(store(first)), proxy, memo)  # type: ignore[arg-type]
+    with_memo = translate(build_context(store(second)), proxy, memo)  # type: ignore[arg-type]
+    fresh = translate(build_context(store(second)), proxy)  # type: ignore[arg-type]
+    assert render(with_memo) == render(fresh)

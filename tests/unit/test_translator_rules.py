@@ -67,3 +67,41 @@ def test_delegate_routes_keep_where_the_root_applies() -> None:
     assert merged is not None
     assert list(merged.gateways) == ["gw"] and dict(merged.source_labels) == {"lane": "blue"}
     assert merged.source_namespace == "ns" and merged.uri.prefix == "/a/b"
+
+
+MEMO_BASE = """
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec: {selector: {app: web}, ports: [{name: http, port: 80}]}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: web-1, namespace: default}
+spec: {address: 10.0.0.1, labels: {app: web, version: v1}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: web, namespace: default}
+spec: {host: web, subsets: [{name: v1, labels: {version: v1}}]}
+"""
+
+
+def test_cluster_memo_sees_endpoint_and_rule_changes() -> None:
+    from meshpilot.translator import translate
+    from meshpilot.translator.clusters import ClusterMemo
+    from meshpilot.translator.render import plain_all
+
+    gw = parse_proxy("router~10.0.0.9~gw-1.istio-system~istio-system.svc.cluster.local", {})
+    memo = ClusterMemo()
+    edits = [
+        MEMO_BASE,
+        MEMO_BASE + "---\n" + MEMO_BASE.split("---")[1].replace("web-1", "web-2").replace("10.0.0.1", "10.0.0.2"),
+        MEMO_BASE.replace("labels: {version: v1}}]", "labels: {version: v2}}]"),
+        MEMO_BASE.replace("spec: {host: web,", "spec: {host: web, trafficPolicy: {loadBalancer: {simple: RANDOM}},"),
+    ]
+    for text in edits:
+        ctx = build_context(ConfigLoader().load({"m.yaml": text}).store)
+        with_memo, fresh = translate(ctx, gw, memo), translate(ctx, gw)
+        for a, b in ((with_memo.clusters, fresh.clusters), (with_memo.endpoints, fresh.endpoints)):
+            assert plain_all(a) == plain_all(b), text
