@@ -26,7 +26,7 @@ from meshpilot.translator import build_context, translate
 from meshpilot.translator.clusters import ClusterMemo
 from meshpilot.xds.cache import snapshot_of
 from meshpilot.xds.protocol import SotwStream
-from meshpilot.xds.snapshot import CLUSTER
+from meshpilot.xds.snapshot import CLUSTER, PackCache
 
 GATEWAY = """apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -119,12 +119,15 @@ def bench_size(n: int, repeat: int) -> dict[str, Any]:
     edited = dict(files)
     edited["services-000000.yaml"] = edited["services-000000.yaml"].replace("weight: 90", "weight: 80", 1)
     loader = ConfigLoader()
-    memo = ClusterMemo()  # as the running server keeps it across revisions
-    translate(build_context(loader.load(files).store), PROXY, memo)
+    memo, packs = ClusterMemo(), PackCache()  # as the running server keeps them across revisions
+    snapshot_of(translate(build_context(loader.load(files).store), PROXY, memo), packs)
+    packs.finish()
 
     def edit() -> Any:
         s = loader.load(edited).store
-        return snapshot_of(translate(build_context(s), PROXY, memo))
+        snap = snapshot_of(translate(build_context(s), PROXY, memo), packs)
+        packs.finish()
+        return snap
 
     edit_s, _ = timed(edit, repeat)
 

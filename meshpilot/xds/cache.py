@@ -22,6 +22,7 @@ from meshpilot.xds.snapshot import (
     LISTENER,
     ROUTE,
     SECRET,
+    PackCache,
     Snapshot,
     build_snapshot,
     inconsistencies,
@@ -48,7 +49,7 @@ class GroupUpdate:
     inconsistent: tuple[str, ...] = ()
 
 
-def snapshot_of(t: Translation) -> Snapshot:
+def snapshot_of(t: Translation, packs: PackCache | None = None) -> Snapshot:
     return build_snapshot(
         {
             CLUSTER: [(c.name, c) for c in t.clusters],
@@ -56,7 +57,8 @@ def snapshot_of(t: Translation) -> Snapshot:
             LISTENER: [(listener.name, listener) for listener in t.listeners],
             ROUTE: [(r.name, r) for r in t.routes],
             SECRET: [(s.name, s) for s in t.secrets],
-        }
+        },
+        packs,
     )
 
 
@@ -72,6 +74,7 @@ class SnapshotCache:
         self._published: dict[GroupKey, Published] = {}
         self._hook = hook
         self._memo = ClusterMemo()
+        self._packs = PackCache()
 
     @property
     def ready(self) -> bool:
@@ -114,7 +117,9 @@ class SnapshotCache:
         """New config: retranslate every connected group; returns one update per group."""
         with self._lock:
             self._ctx = build_context(store)
-            return [self._retranslate(key, rep) for key, (rep, _) in sorted(self._groups.items())]
+            updates = [self._retranslate(key, rep) for key, (rep, _) in sorted(self._groups.items())]
+            self._packs.finish()
+            return updates
 
     def translate_for(self, proxy: Proxy) -> Translation | None:
         if self._ctx is None:
@@ -129,7 +134,7 @@ class SnapshotCache:
         old = self._published.get(key)
         old_diags = set(old.translation.diagnostics) if old else set()
         new_diags = tuple(d for d in t.diagnostics if d not in old_diags)
-        snap = snapshot_of(t)
+        snap = snapshot_of(t, self._packs)
         missing = inconsistencies(snap)
         if missing:
             return GroupUpdate(rep, old, False, new_diags, tuple(missing))

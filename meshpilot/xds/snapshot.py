@@ -81,11 +81,34 @@ class Snapshot:
         return version_of(self.select(type_url, names))
 
 
-def build_snapshot(by_type: Mapping[str, Iterable[tuple[str, Message]]]) -> Snapshot:
+class PackCache:
+    """Packed resources by message *object*: the translator reuses unchanged clusters and load
+    assignments across revisions (as the same objects), so they are not serialized again.
+    Holding the message keeps its identity valid; entries not used by a build are dropped."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[Message, Resource]] = {}
+        self._used: dict[tuple[str, str], tuple[Message, Resource]] = {}
+
+    def resource(self, type_url: str, name: str, msg: Message) -> Resource:
+        hit = self._entries.get((type_url, name)) or self._used.get((type_url, name))
+        res = hit[1] if hit is not None and hit[0] is msg else Resource.of(name, msg)
+        self._used[(type_url, name)] = (msg, res)
+        return res
+
+    def finish(self) -> None:
+        """Keep what the last builds used (call between revisions)."""
+        self._entries, self._used = self._used, {}
+
+
+def build_snapshot(by_type: Mapping[str, Iterable[tuple[str, Message]]], packs: PackCache | None = None) -> Snapshot:
     resources: dict[str, Mapping[str, Resource]] = {}
     versions: dict[str, str] = {}
     for type_url in PUSH_ORDER:
-        items = {name: Resource.of(name, msg) for name, msg in by_type.get(type_url, ())}
+        items = {
+            name: packs.resource(type_url, name, msg) if packs is not None else Resource.of(name, msg)
+            for name, msg in by_type.get(type_url, ())
+        }
         resources[type_url] = MappingProxyType(dict(sorted(items.items())))
         versions[type_url] = version_of(items.values())
     return Snapshot(MappingProxyType(resources), MappingProxyType(versions))

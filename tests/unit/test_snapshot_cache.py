@@ -118,3 +118,18 @@ def test_resources_are_packed_deterministically() -> None:
     two = build_snapshot({CLUSTER: [("x", cluster_pb2.Cluster.FromString(c.SerializeToString()))]})
     assert one.versions == two.versions
     assert one.get(CLUSTER)["x"].packed.value == two.get(CLUSTER)["x"].packed.value
+
+
+def test_unchanged_clusters_are_not_serialized_again_across_revisions() -> None:
+    proxy = parse_proxy(GW.format(1), LABELS)
+    cache = SnapshotCache()
+    cache.set_store(example_store())
+    first = cache.register(proxy).published
+    (update,) = cache.set_store(example_store(edit="70"))  # a route change: clusters untouched
+    assert first is not None and update.published is not None
+    old, new = first.snapshot.get(CLUSTER), update.published.snapshot.get(CLUSTER)
+    assert set(old) == set(new)
+    # Service clusters come from the translator's memo as the same objects: packed once.
+    outbound = [name for name in old if name.startswith("outbound|")]
+    assert outbound and all(new[name] is old[name] for name in outbound)
+    assert new is not old and update.published.snapshot.versions[ROUTE] != first.snapshot.versions[ROUTE]
