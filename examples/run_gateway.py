@@ -114,6 +114,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C (or SIGTERM) must not interrupt the clean-up and orphan processes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if envoy is not None:
             envoy.stop()
         serve.terminate()

@@ -201,6 +201,9 @@ def main() -> int:
         print(f"error: {exc} (logs in {demo.work})", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C (or SIGTERM) must not interrupt the clean-up and orphan processes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         demo.stop()
 
 
