@@ -14,19 +14,9 @@ from meshpilot.diff.snapshots import TYPES
 from meshpilot.testing.echo import EchoServer
 from meshpilot.testing.envoy import wait_for
 from tests.integration.harness import Gateway, MeshpilotProcess, free_port, wait_routed, write
+from tests.integration.test_gateway_e2e import GATEWAY
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-GATEWAY = """
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {{name: ingress, namespace: istio-system}}
-spec:
-  selector: {{istio: ingressgateway}}
-  servers:
-  - port: {{number: {port}, name: http, protocol: HTTP}}
-    hosts: ["*"]
-"""
 
 # EDS clusters with subsets and a traffic policy, an aggregate (fallback) cluster, and a DNS
 # cluster: Envoy dumps load assignments for the last two although none was sent over EDS.
